@@ -89,7 +89,7 @@ export class RetryWithTaskError extends ControlFlowSentinel {
   override readonly name = "RetryWithTaskError";
   constructor(
     readonly task: SentinelTask,
-    readonly cause: unknown,
+    readonly error: unknown,
     readonly retryAt: Date,
   ) {
     super(`Retry task ${task.id} at ${retryAt.toISOString()}`);

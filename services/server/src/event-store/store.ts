@@ -1,0 +1,289 @@
+import type { BatonEventBody, EventMetadata, StoredEvent } from "@baton/core";
+import type pg from "pg";
+import {
+  applyEvent,
+  emptyProjectionState,
+  type ProjectedEvent,
+  type ProjectionState,
+} from "../projections/reducers";
+import { PROJECTION_TABLES, type ProjectionName } from "../projections/rows";
+
+/** Anything that can run a query: a pool (autocommit) or a checked-out client inside a transaction. */
+export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+
+/**
+ * Another writer appended to the stream first: the stream's version is no longer the one the command read.
+ * Commands re-read and retry; callers of the raw append API get `{streamId, expectedVersion, actualVersion}`.
+ */
+export class AppendConflictError extends Error {
+  readonly code = "append_conflict";
+  constructor(
+    readonly streamId: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number,
+    options?: ErrorOptions,
+  ) {
+    super(`stream ${streamId}: expected version ${expectedVersion}, but it is at ${actualVersion}`, options);
+    this.name = "AppendConflictError";
+  }
+}
+
+/** A follow-up job for graphile-worker, added in the same statement as the events (the transactional outbox). */
+export interface OutboxJob {
+  /** graphile task identifier, e.g. `baton.execute_run`. */
+  readonly task: string;
+  readonly payload: Record<string, unknown>;
+  /** When to run; default now. */
+  readonly runAt?: Date | null;
+  /** Dedupe key: a second job with the same key replaces the pending one (graphile `job_key`, mode `replace`). */
+  readonly jobKey?: string | null;
+  readonly maxAttempts?: number;
+  readonly priority?: number;
+  readonly queueName?: string | null;
+}
+
+interface PendingEvent {
+  readonly streamId: string;
+  readonly version: number;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: EventMetadata;
+  readonly occurredAt: Date;
+}
+
+/**
+ * One command's writes, built in memory and committed by one SQL statement (one round trip, one transaction):
+ * the events (with optimistic per-stream versions), the projection rows they change (computed by the pure
+ * reducers from the rows the command loaded), and the outbox jobs. Nothing is written until `commit`.
+ */
+export class UnitOfWork {
+  readonly state: ProjectionState;
+  private readonly events: PendingEvent[] = [];
+  private readonly jobs: OutboxJob[] = [];
+  private readonly removeJobKeys: string[] = [];
+  private readonly dirty: { [P in ProjectionName]: Set<string> } = {
+    runs: new Set(),
+    tasks: new Set(),
+    event_records: new Set(),
+    jobs: new Set(),
+    job_versions: new Set(),
+    endpoints: new Set(),
+  };
+  private readonly nextVersion = new Map<string, { expected: number; next: number }>();
+  /** The time of every event of this unit of work. */
+  readonly now: Date;
+
+  constructor(state: ProjectionState = emptyProjectionState(), now: Date = new Date()) {
+    this.state = state;
+    this.now = now;
+  }
+
+  /**
+   * Appends events to a stream, expecting it to be at `expectedVersion` (0 = a new stream), and applies them to
+   * the loaded projection rows. Several calls for the same stream continue from the previous one.
+   */
+  append(streamId: string, expectedVersion: number, events: readonly BatonEventBody[], metadata: EventMetadata = {}): void {
+    let slot = this.nextVersion.get(streamId);
+    if (!slot) {
+      slot = { expected: expectedVersion, next: expectedVersion + 1 };
+      this.nextVersion.set(streamId, slot);
+    } else if (slot.expected !== expectedVersion) {
+      throw new Error(`unit of work: stream ${streamId} appended with two different expected versions`);
+    }
+    for (const body of events) {
+      const pending: PendingEvent = {
+        streamId,
+        version: slot.next++,
+        type: body.type,
+        data: body.data,
+        metadata,
+        occurredAt: this.now,
+      };
+      this.events.push(pending);
+      applyEvent(this.state, { ...body, streamId, version: pending.version, occurredAt: this.now } as ProjectedEvent, this.dirty);
+    }
+  }
+
+  /** Adds a graphile-worker job to the same transaction. */
+  enqueue(job: OutboxJob): void {
+    this.jobs.push(job);
+  }
+
+  /** Removes a pending graphile-worker job by key in the same transaction (e.g. a canceled delayed event). */
+  dequeue(jobKey: string): void {
+    this.removeJobKeys.push(jobKey);
+  }
+
+  get isEmpty(): boolean {
+    return this.events.length === 0 && this.jobs.length === 0 && this.removeJobKeys.length === 0;
+  }
+
+  /**
+   * Commits everything in one statement. Returns the global positions of the appended events.
+   * @throws AppendConflictError when a stream moved past its expected version (nothing is written).
+   * @throws the database error on any other constraint violation (nothing is written).
+   */
+  async commit(db: Queryable): Promise<string[]> {
+    if (this.isEmpty) return [];
+    const params: unknown[] = [];
+    const ctes: string[] = [];
+    const selects: string[] = [];
+    const param = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (this.events.length) {
+      const p = param(
+        JSON.stringify(
+          this.events.map((e, i) => ({
+            i,
+            stream_id: e.streamId,
+            version: e.version,
+            type: e.type,
+            data: e.data ?? {},
+            metadata: e.metadata,
+            occurred_at: e.occurredAt.toISOString(),
+          })),
+        ),
+      );
+      ctes.push(`ev as (
+        insert into baton.events (stream_id, version, type, data, metadata, occurred_at)
+        select stream_id, version, type, data, metadata, occurred_at
+        from jsonb_to_recordset(${p}::jsonb) as x(i int, stream_id text, version int, type text, data jsonb, metadata jsonb, occurred_at timestamptz)
+        order by i
+        returning position)`);
+      selects.push(`(select array_agg(position::text order by position) from ev) as positions`);
+    }
+    for (const projection of Object.keys(this.dirty) as ProjectionName[]) {
+      const keys = this.dirty[projection];
+      if (!keys.size) continue;
+      const rows = [...keys].map((k) => this.state[projection].get(k)).filter((r) => r !== undefined);
+      if (!rows.length) continue;
+      const { table, key } = PROJECTION_TABLES[projection];
+      const columns = Object.keys(rows[0] as object);
+      const quoted = columns.map((c) => `"${c}"`);
+      const updates = columns.filter((c) => !(key as readonly string[]).includes(c));
+      const p = param(JSON.stringify(rows));
+      ctes.push(`p_${projection} as (
+        insert into ${table} (${quoted.join(", ")})
+        select ${quoted.join(", ")} from jsonb_populate_recordset(null::${table}, ${p}::jsonb)
+        on conflict (${key.map((k) => `"${k}"`).join(", ")}) do update set
+          (${updates.map((c) => `"${c}"`).join(", ")}) = row(${updates.map((c) => `excluded."${c}"`).join(", ")})
+        returning 1)`);
+      selects.push(`(select count(*) from p_${projection}) as ${projection}`);
+    }
+    if (this.jobs.length) {
+      const p = param(
+        JSON.stringify(
+          this.jobs.map((j) => ({
+            identifier: j.task,
+            payload: j.payload,
+            queue_name: j.queueName ?? null,
+            run_at: j.runAt ? j.runAt.toISOString() : null,
+            max_attempts: j.maxAttempts ?? 25,
+            job_key: j.jobKey ?? null,
+            priority: j.priority ?? 0,
+          })),
+        ),
+      );
+      ctes.push(`jobs as (
+        select graphile_worker.add_job(x.identifier, x.payload, x.queue_name, x.run_at, x.max_attempts, x.job_key, x.priority) as job
+        from jsonb_to_recordset(${p}::jsonb) as x(identifier text, payload json, queue_name text, run_at timestamptz, max_attempts int, job_key text, priority int))`);
+      selects.push(`(select count(*) from jobs) as jobs`);
+    }
+    if (this.removeJobKeys.length) {
+      const p = param(this.removeJobKeys);
+      ctes.push(`removed as (select graphile_worker.remove_job(k) as job from unnest(${p}::text[]) as k)`);
+      selects.push(`(select count(*) from removed) as removed`);
+    }
+    const sql = `with ${ctes.join(",\n")}\nselect ${selects.join(", ")}`;
+    try {
+      const result = await db.query<{ positions?: string[] | null }>(sql, params);
+      return result.rows[0]?.positions ?? [];
+    } catch (error) {
+      throw await this.translateError(db, error);
+    }
+  }
+
+  private async translateError(db: Queryable, error: unknown): Promise<unknown> {
+    const pgError = error as { code?: string; constraint?: string; detail?: string };
+    if (pgError.code === "23505" && pgError.constraint === "events_stream_version_key") {
+      const stream = /\(stream_id, version\)=\((.*), (\d+)\)/.exec(pgError.detail ?? "")?.[1];
+      const slot = stream ? this.nextVersion.get(stream) : [...this.nextVersion.entries()][0]?.[1];
+      const streamId = stream ?? [...this.nextVersion.keys()][0] ?? "?";
+      let actual = -1;
+      try {
+        const { rows } = await db.query<{ v: number | null }>(
+          "select max(version) as v from baton.events where stream_id = $1",
+          [streamId],
+        );
+        actual = rows[0]?.v ?? 0;
+      } catch {
+        // inside an aborted transaction the lookup fails; the conflict is still reported
+      }
+      return new AppendConflictError(streamId, slot?.expected ?? -1, actual, { cause: error });
+    }
+    return error;
+  }
+}
+
+interface EventRow {
+  position: string;
+  stream_id: string;
+  version: number;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+  occurred_at: Date;
+}
+
+function toStoredEvent(row: EventRow): StoredEvent {
+  return {
+    position: row.position,
+    streamId: row.stream_id,
+    version: row.version,
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    occurredAt: row.occurred_at,
+  } as StoredEvent;
+}
+
+/** Appends events to one stream at an expected version (0 = new stream) without projections or jobs. */
+export async function appendToStream(
+  db: Queryable,
+  streamId: string,
+  expectedVersion: number,
+  events: readonly BatonEventBody[],
+  metadata: EventMetadata = {},
+): Promise<string[]> {
+  const uow = new UnitOfWork();
+  uow.append(streamId, expectedVersion, events, metadata);
+  return await uow.commit(db);
+}
+
+/** Reads one stream in version order, optionally only up to a global position (inclusive). */
+export async function readStream(db: Queryable, streamId: string, options: { toPosition?: string } = {}): Promise<StoredEvent[]> {
+  const { rows } = await db.query<EventRow>(
+    `select e.position::text as position, stream_id, version, type, data, metadata, occurred_at
+     from baton.events e where stream_id = $1 and ($2::bigint is null or e.position <= $2::bigint) order by version`,
+    [streamId, options.toPosition ?? null],
+  );
+  return rows.map(toStoredEvent);
+}
+
+/** Reads the whole store in global order from a position (exclusive), `limit` events at a time. */
+export async function readAll(db: Queryable, options: { afterPosition?: string; limit?: number } = {}): Promise<StoredEvent[]> {
+  const { rows } = await db.query<EventRow>(
+    `select e.position::text as position, stream_id, version, type, data, metadata, occurred_at
+     from baton.events e where e.position > $1::bigint order by e.position limit $2`,
+    [options.afterPosition ?? "0", options.limit ?? 1000],
+  );
+  return rows.map(toStoredEvent);
+}
+
+/** Folds stored events into projection rows (used by rebuild and point-in-time). */
+export function foldEvents(events: readonly StoredEvent[], state: ProjectionState = emptyProjectionState()): ProjectionState {
+  for (const e of events) applyEvent(state, e as unknown as ProjectedEvent);
+  return state;
+}
