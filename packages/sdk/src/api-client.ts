@@ -6,8 +6,12 @@
  * server's `{error:{code,message}}` message.
  */
 import { ApiError } from "./errors";
-import type { ApiEventLog, CompletedTaskInput, SendEvent, SendEventOptions, ServerTask } from "./protocol-local";
-import { ServerTask as ServerTaskSchema } from "./protocol-local";
+import { ServerTask, type ApiEventLog, type BatonCompletedTask, type RawEvent, type SendEventOptions } from "@baton/core";
+import { z } from "zod";
+
+/** A `ServerTask` plus Baton's `outputMeta` (superjson meta of `output`, when the server has one). */
+export const ServerTaskWithMeta = ServerTask.extend({ outputMeta: z.unknown().optional() });
+export type ServerTaskWithMeta = z.infer<typeof ServerTaskWithMeta>;
 
 /** Options of {@link ApiClient}. */
 export interface ApiClientOptions {
@@ -45,7 +49,7 @@ export interface CreateTaskBody {
   redact?: { paths: string[] };
   parallel?: boolean;
   connectionKey?: string;
-  completedTasks?: CompletedTaskInput[];
+  completedTasks?: BatonCompletedTask[];
 }
 
 /** Version headers of v2: task creation speaks 2023-09-29, completion 2023-11-01 (serialized output). */
@@ -67,7 +71,7 @@ export class ApiClient {
   }
 
   /** `POST /api/v1/runs/:runId/tasks` with `Idempotency-Key`; returns the `ServerTask`. */
-  async createTask(runId: string, body: CreateTaskBody): Promise<ServerTask> {
+  async createTask(runId: string, body: CreateTaskBody): Promise<ServerTaskWithMeta> {
     const raw = await this.#request({
       method: "POST",
       path: `/api/v1/runs/${encodeURIComponent(runId)}/tasks`,
@@ -76,11 +80,11 @@ export class ApiClient {
     });
     // With Trigger-Version 2023-09-29 a v2 server may answer {task, cachedTasks}.
     const candidate = isRecord(raw) && isRecord(raw["task"]) && !("idempotencyKey" in raw) ? raw["task"] : raw;
-    return ServerTaskSchema.parse(candidate);
+    return ServerTaskWithMeta.parse(candidate);
   }
 
   /** `POST /api/v1/runs/:runId/tasks/:id/complete` with `{output?: JSON string, outputMeta?, properties?}`. */
-  async completeTask(runId: string, completion: CompletedTaskInput): Promise<unknown> {
+  async completeTask(runId: string, completion: BatonCompletedTask): Promise<unknown> {
     const { id, ...body } = completion;
     return this.#request({
       method: "POST",
@@ -100,12 +104,12 @@ export class ApiClient {
   }
 
   /** `POST /api/v1/events`. */
-  async sendEvent(event: SendEvent, options?: SendEventOptions): Promise<ApiEventLog> {
+  async sendEvent(event: RawEvent, options?: SendEventOptions): Promise<ApiEventLog> {
     return (await this.#request({ method: "POST", path: "/api/v1/events", body: { event, options } })) as ApiEventLog;
   }
 
   /** `POST /api/v1/events/bulk`. */
-  async sendEvents(events: readonly SendEvent[], options?: SendEventOptions): Promise<ApiEventLog[]> {
+  async sendEvents(events: readonly RawEvent[], options?: SendEventOptions): Promise<ApiEventLog[]> {
     return (await this.#request({ method: "POST", path: "/api/v1/events/bulk", body: { events, options } })) as ApiEventLog[];
   }
 

@@ -8,6 +8,7 @@
  * - **{@link BatonError}**: ordinary errors with a stable `code`. Those with `retryable: false` fail their task
  *   at once, whatever its `retry` option says.
  */
+import type { DisplayProperty, ServerTask } from "@baton/core";
 
 /** Stable codes of {@link BatonError}. */
 export type BatonErrorCode =
@@ -53,12 +54,8 @@ export class ApiError extends BatonError {
   }
 }
 
-/** Minimal shape of a task carried by sentinels (the server's `ServerTask`). */
-export interface SentinelTask {
-  readonly id: string;
-  readonly idempotencyKey: string;
-  readonly [key: string]: unknown;
-}
+/** The task carried by sentinels: the server's `ServerTask`. */
+export type SentinelTask = ServerTask;
 
 /** Base class of every control-flow sentinel. */
 export abstract class ControlFlowSentinel extends Error {
@@ -139,7 +136,7 @@ export class AutoYieldWithCompletedTaskExecutionError extends ControlFlowSentine
   constructor(
     readonly id: string,
     readonly output: string | undefined,
-    readonly properties: unknown,
+    readonly properties: DisplayProperty[] | undefined,
     readonly data: { location: AutoYieldLocation; timeRemaining: number; timeElapsed: number; limit?: number },
   ) {
     super(`Auto-yield with completed task ${id}`);
@@ -165,7 +162,7 @@ export class ErrorWithTask extends BatonError {
 /** The payload did not match the trigger's schema: becomes an `INVALID_PAYLOAD` response. */
 export class ParsedPayloadSchemaError extends Error {
   override readonly name = "ParsedPayloadSchemaError";
-  constructor(readonly schemaErrors: ReadonlyArray<{ path: string; message: string }>) {
+  constructor(readonly schemaErrors: ReadonlyArray<{ path: string[]; message: string }>) {
     super("Invalid payload");
   }
 }

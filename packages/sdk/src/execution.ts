@@ -5,7 +5,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ApiClient } from "./api-client";
 import { AutoYieldExecutionError, type AutoYieldLocation } from "./errors";
-import type { CachedTask, CompletedTaskInput, RunJobBody } from "./protocol-local";
+import type { CachedTask, BatonCompletedTask, RunJobBody } from "@baton/core";
 
 /** Log levels in v2's order: a message is recorded when its level's index is <= the job level's index. */
 export const LOG_LEVELS = ["log", "error", "warn", "info", "debug"] as const;
@@ -82,7 +82,7 @@ export class Execution {
   readonly limitMs: number | undefined;
   readonly #startedAt = performance.now();
   readonly #log: ((message: string, data?: unknown) => void) | undefined;
-  #pending: CompletedTaskInput[] = [];
+  #pending: BatonCompletedTask[] = [];
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   readonly #inFlight = new Set<Promise<void>>();
@@ -132,7 +132,7 @@ export class Execution {
    * Baton mode: keep a completion to send with the next request; flushed alone with `/complete` after
    * {@link COMPLETION_FLUSH_DELAY_MS}, or at once when the execution has already answered.
    */
-  deferCompletion(completion: CompletedTaskInput): void {
+  deferCompletion(completion: BatonCompletedTask): void {
     this.#pending.push(completion);
     if (this.#closed) {
       this.#startFlush();
@@ -147,7 +147,7 @@ export class Execution {
   }
 
   /** Takes every pending completion (to piggyback on a request); the caller must {@link restoreCompletions} on failure. */
-  takeCompletions(): CompletedTaskInput[] {
+  takeCompletions(): BatonCompletedTask[] {
     if (this.#flushTimer) {
       clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
@@ -158,7 +158,7 @@ export class Execution {
   }
 
   /** Puts back completions whose carrying request failed. */
-  restoreCompletions(completions: readonly CompletedTaskInput[]): void {
+  restoreCompletions(completions: readonly BatonCompletedTask[]): void {
     if (completions.length === 0) return;
     this.#pending.unshift(...completions);
     if (this.#closed) this.#startFlush();
@@ -174,7 +174,7 @@ export class Execution {
    * The execution is answering: returns the completions to put in the `RunJobResponse`. Completions of task
    * bodies still running (e.g. beside a task that suspended the run) are sent with `/complete` when they finish.
    */
-  close(): CompletedTaskInput[] {
+  close(): BatonCompletedTask[] {
     this.#closed = true;
     return this.takeCompletions();
   }

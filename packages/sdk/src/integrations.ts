@@ -3,7 +3,7 @@
  * (`integrations: { resend }` → `io.resend.sendEmail(key, params)`), each call a task (v2 `ioWithIntegrations`).
  */
 import type { IO, IOTask, IntegrationBinder } from "./io";
-import { standardBackoff, type RetryOptions } from "./protocol-local";
+import { standardBackoff, type RetryOptions } from "@baton/core";
 
 /** One method of an integration. */
 export interface IntegrationTaskDefinition<TClient, TParams, TResult> {

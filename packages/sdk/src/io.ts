@@ -5,7 +5,7 @@
  * stored output (no HTTP call); a new task is created on the server, its body runs, and its output is
  * completed (v2: `/complete` right away; Baton protocol: piggybacked on the next request).
  */
-import type { CreateTaskBody } from "./api-client";
+import type { CreateTaskBody, ServerTaskWithMeta } from "./api-client";
 import {
   BatonError,
   CanceledWithTaskError,
@@ -21,7 +21,7 @@ import {
   type ControlFlowSentinel,
 } from "./errors";
 import { runScope, LOG_LEVELS, MAX_TASK_DEPTH, type Execution, type LogLevel, type TaskFrame } from "./execution";
-import { calculateRetryAt, type ApiEventLog, type RetryOptions, type SendEvent, type SendEventOptions, type ServerTask } from "./protocol-local";
+import { calculateRetryAt, type ApiEventLog, type RetryOptions, type RawEvent, type SendEventOptions } from "@baton/core";
 import { deserializeOutput, serializeOutput } from "./serialization";
 import { displayKey, formatKeyPath, taskIdempotencyKey, type TaskKey } from "./task-key";
 
@@ -75,10 +75,10 @@ export type RunTaskErrorResult =
   | void;
 
 /** `onError(error, task, io)` of {@link IO.runTask}. */
-export type RunTaskErrorCallback = (error: unknown, task: ServerTask, io: IO) => RunTaskErrorResult | Promise<RunTaskErrorResult>;
+export type RunTaskErrorCallback = (error: unknown, task: ServerTaskWithMeta, io: IO) => RunTaskErrorResult | Promise<RunTaskErrorResult>;
 
 /** The task given to a task body: the server's task (`id`, `idempotencyKey`, `attempts`, ...). */
-export type IOTask = ServerTask;
+export type IOTask = ServerTaskWithMeta;
 
 /** `io.logger`: records are noop tasks keyed by position, filtered by the job's `logLevel`. */
 export interface IOLogger {
@@ -90,7 +90,7 @@ export interface IOLogger {
 }
 
 /** Where a failure first happened; the run's error message names this path. */
-export const failedTaskInfo = new WeakMap<object, { readonly keyPath: readonly string[]; readonly task: ServerTask | undefined }>();
+export const failedTaskInfo = new WeakMap<object, { readonly keyPath: readonly string[]; readonly task: ServerTaskWithMeta | undefined }>();
 
 /**
  * The `io` given to `run(payload, io, ctx)` and to every task body. A task body's `io` creates subtasks of that
@@ -201,7 +201,7 @@ export class IO {
     const piggyback = execution.baton ? execution.takeCompletions() : [];
     if (piggyback.length > 0) body.completedTasks = piggyback;
 
-    let task: ServerTask;
+    let task: ServerTaskWithMeta;
     try {
       task = await execution.api.createTask(execution.runId, body);
     } catch (error) {
@@ -252,9 +252,11 @@ export class IO {
             ...(execution.limitMs !== undefined ? { limit: execution.limitMs } : {}),
           });
         }
+        // outputMeta is ignored by a plain v2 server and kept by a Baton server that did not negotiate the extension.
         await execution.api.completeTask(execution.runId, {
           id: task.id,
           ...(serialized.output !== undefined ? { output: serialized.output } : {}),
+          ...(serialized.outputMeta !== undefined ? { outputMeta: serialized.outputMeta } : {}),
         });
         execution.checkAutoYield("after_complete_task", execution.thresholds.afterCompleteTaskThreshold);
       }
@@ -352,7 +354,7 @@ export class IO {
   }
 
   /** Sends an event as a task (`POST /api/v1/events`); returns the stored event. */
-  async sendEvent(key: TaskKey, event: SendEvent, options?: SendEventOptions): Promise<ApiEventLog> {
+  async sendEvent(key: TaskKey, event: RawEvent, options?: SendEventOptions): Promise<ApiEventLog> {
     return this.runTask(key, async () => this.#execution.api.sendEvent(event, options), {
       name: "Send Event",
       icon: "send",
@@ -362,7 +364,7 @@ export class IO {
   }
 
   /** Sends several events as one task (`POST /api/v1/events/bulk`). */
-  async sendEvents(key: TaskKey, events: readonly SendEvent[], options?: SendEventOptions): Promise<ApiEventLog[]> {
+  async sendEvents(key: TaskKey, events: readonly RawEvent[], options?: SendEventOptions): Promise<ApiEventLog[]> {
     return this.runTask(key, async () => this.#execution.api.sendEvents(events, options), {
       name: "Send Multiple Events",
       icon: "send",
@@ -462,7 +464,7 @@ export class IO {
 /** Binds one integration to an `io` (used by job integrations). */
 export type IntegrationBinder = (io: IO) => unknown;
 
-function withFailure(error: unknown, keyPath: readonly string[], task: ServerTask | undefined): unknown {
+function withFailure(error: unknown, keyPath: readonly string[], task: ServerTaskWithMeta | undefined): unknown {
   if (typeof error === "object" && error !== null && !failedTaskInfo.has(error)) failedTaskInfo.set(error, { keyPath, task });
   return error;
 }

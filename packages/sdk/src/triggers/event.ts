@@ -1,5 +1,5 @@
 import { BatonError } from "../errors";
-import { deepMergeFilters, type EventFilter, type EventSpecification, type TriggerMetadata } from "../protocol-local";
+import { deepMergeFilters, type EventFilter, type EventSpecification, type TriggerMetadata } from "@baton/core";
 import { parseWithSchema, type InferSchema, type ParsePayloadResult, type SchemaLike, type Trigger } from "./types";
 
 /** Options of {@link eventTrigger}. */

@@ -1,4 +1,4 @@
-import type { EventSpecification, TriggerMetadata } from "../protocol-local";
+import type { EventSpecification, TriggerMetadata } from "@baton/core";
 import { parseWithSchema, type InferSchema, type ParsePayloadResult, type SchemaLike, type Trigger } from "./types";
 
 /** Options of {@link invokeTrigger}. */

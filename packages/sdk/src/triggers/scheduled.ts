@@ -1,6 +1,6 @@
 import { CronExpressionParser } from "cron-parser";
 import { BatonError } from "../errors";
-import type { EventSpecification, TriggerMetadata } from "../protocol-local";
+import type { EventSpecification, TriggerMetadata } from "@baton/core";
 import type { ParsePayloadResult, Trigger } from "./types";
 
 /** Payload of a scheduled run: the slot time, and the previous slot when there was one (as v2). */
@@ -17,14 +17,14 @@ const SCHEDULED_EVENT_NAME = "trigger.scheduled";
 
 function parseScheduledPayload(payload: unknown): ParsePayloadResult<ScheduledPayload> {
   if (typeof payload !== "object" || payload === null) {
-    return { success: false, issues: [{ path: "", message: "Expected an object {ts, lastTimestamp?}" }] };
+    return { success: false, issues: [{ path: [], message: "Expected an object {ts, lastTimestamp?}" }] };
   }
   const record = payload as Record<string, unknown>;
   const ts = toDate(record["ts"]);
-  if (!ts) return { success: false, issues: [{ path: "ts", message: "Expected a date" }] };
+  if (!ts) return { success: false, issues: [{ path: ["ts"], message: "Expected a date" }] };
   const last = record["lastTimestamp"] === undefined || record["lastTimestamp"] === null ? undefined : toDate(record["lastTimestamp"]);
   if (record["lastTimestamp"] !== undefined && record["lastTimestamp"] !== null && !last) {
-    return { success: false, issues: [{ path: "lastTimestamp", message: "Expected a date" }] };
+    return { success: false, issues: [{ path: ["lastTimestamp"], message: "Expected a date" }] };
   }
   return { success: true, data: last ? { ts, lastTimestamp: last } : { ts } };
 }

@@ -1,8 +1,8 @@
-import type { EventSpecification, TriggerMetadata } from "../protocol-local";
+import type { EventSpecification, TriggerMetadata } from "@baton/core";
 
-/** One problem found in a payload: `path` is dot-joined (`user.age`, `items.0`), empty for the root. */
+/** One problem found in a payload: `path` lists the keys down to it (`["user", "age"]`), `[]` for the root (v2 `SchemaError`). */
 export interface PayloadIssue {
-  readonly path: string;
+  readonly path: string[];
   readonly message: string;
 }
 
@@ -49,7 +49,7 @@ export function parseWithSchema<T>(schema: SchemaLike<T> | undefined, payload: u
   return {
     success: false,
     issues: result.error.issues.map((issue) => ({
-      path: issue.path.map((part) => (typeof part === "symbol" ? part.toString() : String(part))).join("."),
+      path: issue.path.map((part) => (typeof part === "symbol" ? part.toString() : String(part))),
       message: issue.message,
     })),
   };

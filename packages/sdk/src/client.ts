@@ -1,0 +1,400 @@
+/**
+ * `TriggerClient`: defines jobs, serves the endpoint the server calls (`handleRequest`), and calls the server API.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { ApiClient } from "./api-client";
+import {
+  AutoYieldExecutionError,
+  AutoYieldWithCompletedTaskExecutionError,
+  BatonError,
+  CanceledWithTaskError,
+  ErrorWithTask,
+  ParsedPayloadSchemaError,
+  ResumeWithParallelTaskError,
+  ResumeWithTaskError,
+  RetryWithTaskError,
+  YieldExecutionError,
+  toErrorBody,
+} from "./errors";
+import { Execution, LOG_LEVELS, runScope, type LogLevel } from "./execution";
+import type { AnyIntegration } from "./integrations";
+import { failedTaskInfo, IO } from "./io";
+import { Job, type JobOptions, type TriggerContext } from "./job";
+import {
+  RunJobBody,
+  type ApiEventLog,
+  type IndexEndpointResponse,
+  type Json,
+  type RunJobErrorResponse,
+  type RunJobResponse,
+  type RawEvent,
+  type SendEventOptions,
+} from "@baton/core";
+import { DEFAULT_OUTPUT_LIMIT_BYTES, toRunOutputJson } from "./serialization";
+import { formatKeyPath } from "./task-key";
+import type { Trigger } from "./triggers/types";
+
+/** Shape every API key must have (as the v2 client checks): `tr_<env>_<random>`. */
+export const API_KEY_PATTERN = /^tr_[a-z]+_[a-zA-Z0-9]+$/;
+/** Default server URL when neither `apiUrl` nor BATON_API_URL/TRIGGER_API_URL is set. */
+export const DEFAULT_API_URL = "http://localhost:3030";
+/** Value of the `x-baton-protocol` header on every endpoint response (Baton protocol extension). */
+export const BATON_PROTOCOL_VERSION = 1;
+/** `trigger-version` header on every endpoint response (v2 API version with lazy loading and yields). */
+export const TRIGGER_API_VERSION = "2023-09-29";
+/** SDK version reported in `trigger-sdk-version`. */
+export const SDK_VERSION = "0.1.0";
+/** Longest PROBE_EXECUTION_TIMEOUT sleep, ms (v2 default 15 min). */
+const MAX_PROBE_TIMEOUT_MS = 15 * 60 * 1000;
+
+/** Options of {@link TriggerClient}. */
+export interface TriggerClientOptions {
+  /** Endpoint id; compared with `x-trigger-endpoint-id` on PING and sent when registering the endpoint. */
+  readonly id: string;
+  /** `tr_<env>_<random>`; default env BATON_API_KEY, then TRIGGER_API_KEY. */
+  readonly apiKey?: string;
+  /** Server URL; default env BATON_API_URL, then TRIGGER_API_URL, then http://localhost:3030. */
+  readonly apiUrl?: string;
+  /** Default `io.logger` level of jobs (`log` < `error` < `warn` < `info` < `debug`); default "info". */
+  readonly logLevel?: LogLevel;
+  /** Print SDK debug messages to the console. */
+  readonly verbose?: boolean;
+  /** Largest task output in bytes (default 3 MiB). */
+  readonly outputLimitBytes?: number;
+}
+
+/** Options of {@link TriggerClient.listen}. */
+export interface ListenOptions {
+  readonly port: number;
+  /** Default "127.0.0.1". */
+  readonly host?: string;
+  /** Default "/api/trigger". */
+  readonly path?: string;
+}
+
+/** A running standalone endpoint. */
+export interface ListeningEndpoint {
+  /** Full URL of the endpoint, e.g. `http://127.0.0.1:4000/api/trigger`. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Client of one endpoint: job registry, request handler and server API. */
+export class TriggerClient {
+  readonly id: string;
+  readonly #apiKey: string | undefined;
+  readonly #api: ApiClient;
+  readonly #logLevel: LogLevel | undefined;
+  readonly #verbose: boolean;
+  readonly #outputLimitBytes: number;
+  readonly #jobs = new Map<string, Job<any, any, any>>();
+
+  /**
+   * @throws BatonError `CONFIG_INVALID` for an empty id or an unknown log level; `API_KEY_INVALID` when the key
+   *   does not look like `tr_<env>_<random>` (a missing key only fails when the server is called or calls us)
+   */
+  constructor(options: TriggerClientOptions) {
+    if (typeof options.id !== "string" || options.id.length === 0) {
+      throw new BatonError("CONFIG_INVALID", "TriggerClient: `id` must be a non-empty string");
+    }
+    const apiKey = options.apiKey ?? process.env["BATON_API_KEY"] ?? process.env["TRIGGER_API_KEY"];
+    if (apiKey !== undefined && !API_KEY_PATTERN.test(apiKey)) {
+      throw new BatonError(
+        "API_KEY_INVALID",
+        `TriggerClient "${options.id}": invalid API key "${apiKey.slice(0, 7)}…": expected the shape tr_<env>_<random> (e.g. tr_dev_abc123)`,
+      );
+    }
+    if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
+      throw new BatonError("CONFIG_INVALID", `TriggerClient: unknown logLevel "${String(options.logLevel)}" (one of ${LOG_LEVELS.join(", ")})`);
+    }
+    this.id = options.id;
+    this.#apiKey = apiKey;
+    this.#logLevel = options.logLevel;
+    this.#verbose = options.verbose ?? false;
+    this.#outputLimitBytes = options.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES;
+    const apiUrl = options.apiUrl ?? process.env["BATON_API_URL"] ?? process.env["TRIGGER_API_URL"] ?? DEFAULT_API_URL;
+    this.#api = new ApiClient({ apiUrl, apiKey, log: (message, data) => this.#debug(message, data) });
+  }
+
+  /** The server URL this client calls. */
+  get apiUrl(): string {
+    return this.#api.apiUrl;
+  }
+
+  /** @internal HTTP requests made to the server so far (for tests). */
+  get apiRequestCount(): number {
+    return this.#api.requestCount;
+  }
+
+  /**
+   * Defines a job served by this client. A second job with the same id replaces the first (as v2), with a warning.
+   * @throws BatonError `JOB_VERSION_INVALID` naming the version when it is not `x.y.z`
+   */
+  defineJob<TTrigger extends Trigger<any>, TIntegrations extends Record<string, AnyIntegration> = Record<string, never>, TOutput = unknown>(
+    options: JobOptions<TTrigger, TIntegrations, TOutput>,
+  ): Job<TTrigger, TIntegrations, TOutput> {
+    const job = new Job(options, () => this.#api);
+    if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
+      throw new BatonError("CONFIG_INVALID", `defineJob "${options.id}": unknown logLevel "${String(options.logLevel)}"`);
+    }
+    if (this.#jobs.has(job.id)) console.warn(`[baton] job "${job.id}" defined twice; the last definition wins`);
+    this.#jobs.set(job.id, job);
+    return job;
+  }
+
+  /** Jobs defined on this client. */
+  get jobs(): ReadonlyArray<Job<any, any, any>> {
+    return [...this.#jobs.values()];
+  }
+
+  /** Sends an event (`POST /api/v1/events`); returns the stored event. */
+  async sendEvent(event: RawEvent, options?: SendEventOptions): Promise<ApiEventLog> {
+    return this.#api.sendEvent(event, options);
+  }
+
+  /** Sends several events (`POST /api/v1/events/bulk`). */
+  async sendEvents(events: readonly RawEvent[], options?: SendEventOptions): Promise<ApiEventLog[]> {
+    return this.#api.sendEvents(events, options);
+  }
+
+  /** Cancels a delayed event (`POST /api/v1/events/:id/cancel`). */
+  async cancelEvent(eventId: string): Promise<ApiEventLog> {
+    return this.#api.cancelEvent(eventId);
+  }
+
+  /** The event and the runs it started (`GET /api/v2/events/:id`). */
+  async getEvent(eventId: string): Promise<unknown> {
+    return this.#api.getEvent(eventId);
+  }
+
+  /** A run with its tasks, output and error (`GET /api/v2/runs/:runId`). */
+  async getRun(runId: string, options?: { subtasks?: boolean; cursor?: string; take?: number; taskdetails?: boolean }): Promise<unknown> {
+    return this.#api.getRun(runId, options);
+  }
+
+  /** Cancels a run (`POST /api/v1/runs/:runId/cancel`); final. */
+  async cancelRun(runId: string): Promise<unknown> {
+    return this.#api.cancelRun(runId);
+  }
+
+  /** Registers this endpoint (`POST /api/v1/endpoints {id, url}`); the server then indexes it. */
+  async registerEndpoint(options: { url: string }): Promise<unknown> {
+    return this.#api.registerEndpoint({ id: this.id, url: options.url });
+  }
+
+  /**
+   * Handles one request from the server (fetch standard). Checks `x-trigger-api-key` (401 when missing or
+   * different), POST only (405), `x-trigger-action` (400 when missing, 405 when unknown), then answers PING,
+   * VALIDATE, INDEX_ENDPOINT, EXECUTE_JOB (404 for an unknown job, 400 for an invalid body), RUN_NOTIFICATION
+   * and PROBE_EXECUTION_TIMEOUT. Always JSON; every response carries `x-baton-protocol: 1` and
+   * `trigger-version: 2023-09-29`.
+   */
+  async handleRequest(request: Request): Promise<Response> {
+    const started = performance.now();
+    let result: { status: number; body: unknown };
+    try {
+      result = await this.#route(request);
+    } catch (error) {
+      this.#debug("handleRequest failed", error);
+      result = errorResult(500, "internal", error instanceof Error ? error.message : String(error));
+    }
+    return new Response(JSON.stringify(result.body ?? null), {
+      status: result.status,
+      headers: {
+        "content-type": "application/json",
+        "x-baton-protocol": String(BATON_PROTOCOL_VERSION),
+        "trigger-version": TRIGGER_API_VERSION,
+        "trigger-sdk-version": SDK_VERSION,
+        "x-trigger-request-timing": `dur=${((performance.now() - started) / 1000).toFixed(3)}`,
+      },
+    });
+  }
+
+  /**
+   * Serves this client on node:http at `http://host:port/path` (default host 127.0.0.1, path /api/trigger).
+   * Port 0 picks a free port; the returned `url` has the real one.
+   */
+  async listen(options: ListenOptions): Promise<ListeningEndpoint> {
+    const { listenNode } = await import("./adapters/node");
+    return listenNode(this, options);
+  }
+
+  async #route(request: Request): Promise<{ status: number; body: unknown }> {
+    const given = request.headers.get("x-trigger-api-key");
+    if (!given) return errorResult(401, "unauthorized", "Unauthorized: missing x-trigger-api-key header");
+    if (!this.#apiKey) return errorResult(401, "unauthorized", "Unauthorized: client missing apiKey");
+    if (!sameSecret(given, this.#apiKey)) {
+      return errorResult(401, "unauthorized", "Forbidden: client apiKey mismatch: the x-trigger-api-key header is not this client's API key");
+    }
+    if (request.method !== "POST") return errorResult(405, "method_not_allowed", `Method ${request.method} not allowed: use POST`);
+    const action = request.headers.get("x-trigger-action");
+    if (!action) return errorResult(400, "bad_request", "Missing x-trigger-action header");
+
+    switch (action) {
+      case "PING": {
+        const endpointId = request.headers.get("x-trigger-endpoint-id");
+        if (!endpointId) return { status: 200, body: { ok: false, error: "Missing endpoint ID (x-trigger-endpoint-id header)" } };
+        if (endpointId !== this.id) {
+          return { status: 200, body: { ok: false, error: `Endpoint ID mismatch error. Expected ${this.id}, got ${endpointId}` } };
+        }
+        return { status: 200, body: { ok: true } };
+      }
+      case "VALIDATE":
+        return { status: 200, body: { ok: true, endpointId: this.id } };
+      case "INDEX_ENDPOINT":
+        return { status: 200, body: this.indexEndpoint() };
+      case "EXECUTE_JOB":
+        return this.#executeJobRequest(request);
+      case "RUN_NOTIFICATION":
+        await request.text();
+        return { status: 200, body: { ok: true } };
+      case "PROBE_EXECUTION_TIMEOUT": {
+        const body = (await readJson(request)) as { timeout?: unknown } | undefined;
+        const timeout = typeof body?.timeout === "number" && body.timeout > 0 ? Math.min(body.timeout, MAX_PROBE_TIMEOUT_MS) : MAX_PROBE_TIMEOUT_MS;
+        await new Promise((resolve) => setTimeout(resolve, timeout));
+        return { status: 200, body: { ok: true } };
+      }
+      default:
+        return errorResult(405, "method_not_allowed", `Unknown action ${action}`);
+    }
+  }
+
+  /** The INDEX_ENDPOINT answer (v2 `IndexEndpointResponse`). */
+  indexEndpoint(): IndexEndpointResponse {
+    return {
+      jobs: [...this.#jobs.values()].map((job) => job.toJSON()),
+      sources: [],
+      webhooks: [],
+      dynamicTriggers: [],
+      dynamicSchedules: [],
+      httpEndpoints: [],
+    };
+  }
+
+  async #executeJobRequest(request: Request): Promise<{ status: number; body: unknown }> {
+    let json: unknown;
+    try {
+      json = await request.json();
+    } catch {
+      return errorResult(400, "bad_request", "EXECUTE_JOB body is not valid JSON");
+    }
+    const parsed = RunJobBody.safeParse(json);
+    if (!parsed.success) {
+      return errorResult(400, "validation_failed", "Invalid RunJobBody", parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+    }
+    const body = parsed.data;
+    const job = this.#jobs.get(body.job.id);
+    if (!job) return errorResult(404, "not_found", `Job not found: ${body.job.id}`);
+    return { status: 200, body: await this.executeJob(body, job) };
+  }
+
+  /**
+   * Runs one execution of `job` for `body` and returns the `RunJobResponse` (never throws for user errors).
+   * @internal exposed for adapters and tests
+   */
+  async executeJob(body: RunJobBody, job: Job<any, any, any>): Promise<RunJobResponse> {
+    const execution = new Execution({
+      body,
+      api: this.#api,
+      logLevel: job.options.logLevel ?? this.#logLevel ?? "info",
+      outputLimitBytes: this.#outputLimitBytes,
+      log: (message, data) => this.#debug(message, data),
+    });
+    const finish = (response: RunJobResponse): RunJobResponse => {
+      const completedTasks = execution.close();
+      return completedTasks.length > 0 ? { ...response, completedTasks } : response;
+    };
+
+    const payload = job.options.trigger.parsePayload(body.event.payload);
+    if (!payload.success) return finish({ status: "INVALID_PAYLOAD", errors: payload.issues });
+
+    const io = new IO(execution, "scope", job.integrationBinders);
+    const ctx = buildContext(body);
+    try {
+      const output = await runScope.run({ execution, frame: undefined }, () => job.options.run(payload.data, io as never, ctx));
+      const outputJson = toRunOutputJson(output);
+      return finish(outputJson === undefined ? { status: "SUCCESS" } : { status: "SUCCESS", output: outputJson as Json });
+    } catch (error) {
+      return finish(errorToResponse(error));
+    }
+  }
+
+  #debug(message: string, data?: unknown): void {
+    if (this.#verbose) console.debug(`[baton:${this.id}] ${message}`, data ?? "");
+  }
+}
+
+function errorToResponse(error: unknown): RunJobResponse {
+  if (error instanceof ResumeWithParallelTaskError) {
+    return { status: "RESUME_WITH_PARALLEL_TASK", task: error.task, childErrors: error.childErrors.map((child) => errorToResponse(child) as RunJobErrorResponse) };
+  }
+  return childErrorToResponse(error);
+}
+
+function childErrorToResponse(error: unknown): RunJobErrorResponse {
+  if (error instanceof ResumeWithTaskError) return { status: "RESUME_WITH_TASK", task: error.task };
+  if (error instanceof RetryWithTaskError) {
+    return { status: "RETRY_WITH_TASK", task: error.task, error: toErrorBody(error.error), retryAt: error.retryAt };
+  }
+  if (error instanceof CanceledWithTaskError) return { status: "CANCELED", task: error.task };
+  if (error instanceof YieldExecutionError) return { status: "YIELD_EXECUTION", key: error.key };
+  if (error instanceof AutoYieldExecutionError) {
+    return {
+      status: "AUTO_YIELD_EXECUTION",
+      location: error.location,
+      timeRemaining: error.timeRemaining,
+      timeElapsed: error.timeElapsed,
+      ...(error.limit !== undefined ? { limit: error.limit } : {}),
+    };
+  }
+  if (error instanceof AutoYieldWithCompletedTaskExecutionError) {
+    return {
+      status: "AUTO_YIELD_EXECUTION_WITH_COMPLETED_TASK",
+      id: error.id,
+      ...(error.output !== undefined ? { output: error.output } : {}),
+      ...(error.properties !== undefined ? { properties: error.properties } : {}),
+      data: error.data,
+    };
+  }
+  if (error instanceof ParsedPayloadSchemaError) return { status: "INVALID_PAYLOAD", errors: [...error.schemaErrors] };
+
+  const errorBody = toErrorBody(error);
+  const failure = typeof error === "object" && error !== null ? failedTaskInfo.get(error) : undefined;
+  const namesItsKey = error instanceof BatonError && (error.code === "TASK_NESTING_TOO_DEEP" || error.code === "TASK_KEY_DUPLICATE");
+  if (failure && !namesItsKey) errorBody.message = `${errorBody.message} (in task ${formatKeyPath(failure.keyPath)})`;
+  const task = error instanceof ErrorWithTask ? error.task : failure?.task;
+  return task ? { status: "ERROR", error: errorBody, task } : { status: "ERROR", error: errorBody };
+}
+
+function buildContext(body: RunJobBody): TriggerContext {
+  return {
+    job: { id: body.job.id, version: body.job.version },
+    environment: { slug: body.environment.slug, id: body.environment.id, type: body.environment.type },
+    organization: { slug: body.organization.slug, id: body.organization.id, title: body.organization.title },
+    project: body.project ?? { slug: "unknown", id: "unknown", name: "unknown" },
+    run: { id: body.run.id, isTest: body.run.isTest, startedAt: body.run.startedAt, isRetry: body.run.isRetry ?? false },
+    event: { id: body.event.id, name: body.event.name, context: body.event.context, timestamp: body.event.timestamp },
+    ...(body.source ? { source: body.source } : {}),
+    ...(body.account ? { account: body.account } : {}),
+  };
+}
+
+function errorResult(status: number, code: string, message: string, details?: unknown): { status: number; body: unknown } {
+  return { status, body: { message, error: { code, message, ...(details !== undefined ? { details } : {}) } } };
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+async function readJson(request: Request): Promise<unknown> {
+  const text = await request.text();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

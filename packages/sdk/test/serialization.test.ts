@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { BatonError, deserializeOutput, serializeOutput } from "../src/index";
+
+function roundTrip(value: unknown): unknown {
+  const s = serializeOutput("k", value);
+  // What the server stores: the parsed JSON of `output`, plus `outputMeta`.
+  const stored = s.output === undefined ? null : (JSON.parse(s.output) as unknown);
+  return deserializeOutput(stored, JSON.parse(JSON.stringify(s.outputMeta ?? null)) ?? undefined);
+}
+
+describe("task output serialization", () => {
+  it.each([
+    ["Date", new Date("2026-03-04T05:06:07.089Z")],
+    ["BigInt", 12345678901234567890n],
+    ["Map", new Map<unknown, unknown>([["a", 1], [2, new Date(0)]])],
+    ["Set", new Set([1, "two", 3n])],
+    ["undefined", undefined],
+    ["null", null],
+    ["empty string", ""],
+    ["nested", { at: new Date(1), list: [undefined, null, ""], deep: { n: NaN, inf: -Infinity } }],
+  ])("round-trips %s with its type", (_name, value) => {
+    const replayed = roundTrip(value);
+    expect(replayed).toEqual(value);
+    const first = serializeOutput("k", value).value;
+    expect(first).toEqual(value);
+    if (value instanceof Date) {
+      expect(replayed).toBeInstanceOf(Date);
+      expect(first).toBeInstanceOf(Date);
+    }
+    if (value === undefined) expect(replayed).toBeUndefined();
+    if (value === null) expect(replayed).toBeNull();
+    if (value === "") expect(replayed).toBe("");
+  });
+
+  it("keeps a Date a Date inside objects on first execution and replay", () => {
+    const s = serializeOutput("k", { at: new Date(5) });
+    expect((s.value as { at: unknown }).at).toBeInstanceOf(Date);
+    expect((roundTrip({ at: new Date(5) }) as { at: unknown }).at).toBeInstanceOf(Date);
+  });
+
+  it("fails a cycle naming the key and the path, not retryable", () => {
+    const a: Record<string, unknown> = { name: "a", child: { list: [] as unknown[] } };
+    ((a["child"] as { list: unknown[] }).list).push(a);
+    let error: unknown;
+    try {
+      serializeOutput("load-user", a);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(BatonError);
+    expect((error as BatonError).code).toBe("TASK_OUTPUT_UNSERIALIZABLE");
+    expect((error as BatonError).retryable).toBe(false);
+    expect((error as Error).message).toContain('"load-user"');
+    expect((error as Error).message).toContain("cycle");
+    expect((error as Error).message).toContain("output.child.list[0]");
+  });
+
+  it("fails a function naming the key, the type and the path", () => {
+    expect(() => serializeOutput("make-client", { client: { send: function send() {} } })).toThrow(
+      /"make-client".*function send at output\.client\.send/,
+    );
+  });
+
+  it("fails a symbol and a class instance naming the type", () => {
+    expect(() => serializeOutput("s", { s: Symbol("x") })).toThrow(/symbol at output\.s/);
+    class Connection {
+      open = true;
+    }
+    expect(() => serializeOutput("c", [new Connection()])).toThrow(/class instance Connection at output\[0\]/);
+  });
+
+  it("allows shared (non-cyclic) references", () => {
+    const shared = { x: 1 };
+    expect(roundTrip({ a: shared, b: shared })).toEqual({ a: { x: 1 }, b: { x: 1 } });
+  });
+
+  it("rejects outputs over the limit, naming the limit", () => {
+    expect(() => serializeOutput("big", "x".repeat(3 * 1024 * 1024 + 1))).toThrow(/over the limit of 3145728 bytes \(3 MiB\)/);
+    expect(() => serializeOutput("small", "x".repeat(20), 10)).toThrow(/"small".*limit of 10 bytes/);
+  });
+});
