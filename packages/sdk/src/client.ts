@@ -21,6 +21,7 @@ import type { AnyIntegration } from "./integrations";
 import { failedTaskInfo, IO } from "./io";
 import { Job, type JobOptions, type TriggerContext } from "./job";
 import {
+  API_KEY_PATTERN,
   RunJobBody,
   type ApiEventLog,
   type IndexEndpointResponse,
@@ -34,8 +35,6 @@ import { DEFAULT_OUTPUT_LIMIT_BYTES, toRunOutputJson } from "./serialization";
 import { formatKeyPath } from "./task-key";
 import type { Trigger } from "./triggers/types";
 
-/** Shape every API key must have (as the v2 client checks): `tr_<env>_<random>`. */
-export const API_KEY_PATTERN = /^tr_[a-z]+_[a-zA-Z0-9]+$/;
 /** Default server URL when neither `apiUrl` nor BATON_API_URL/TRIGGER_API_URL is set. */
 export const DEFAULT_API_URL = "http://localhost:3030";
 /** Value of the `x-baton-protocol` header on every endpoint response (Baton protocol extension). */
@@ -360,7 +359,7 @@ function childErrorToResponse(error: unknown): RunJobErrorResponse {
 
   const errorBody = toErrorBody(error);
   const failure = typeof error === "object" && error !== null ? failedTaskInfo.get(error) : undefined;
-  const namesItsKey = error instanceof BatonError && (error.code === "TASK_NESTING_TOO_DEEP" || error.code === "TASK_KEY_DUPLICATE");
+  const namesItsKey = error instanceof BatonError && (error.code === "TASK_NESTING_TOO_DEEP" || error.code === "TASK_KEY_DUPLICATE" || error.code === "TASK_ERRORED");
   if (failure && !namesItsKey) errorBody.message = `${errorBody.message} (in task ${formatKeyPath(failure.keyPath)})`;
   const task = error instanceof ErrorWithTask ? error.task : failure?.task;
   return task ? { status: "ERROR", error: errorBody, task } : { status: "ERROR", error: errorBody };

@@ -3,7 +3,6 @@
  */
 export {
   TriggerClient,
-  API_KEY_PATTERN,
   BATON_PROTOCOL_VERSION,
   DEFAULT_API_URL,
   SDK_VERSION,
@@ -54,7 +53,7 @@ export {
 } from "./errors";
 export { DEFAULT_OUTPUT_LIMIT_BYTES, deserializeOutput, serializeOutput, findUnserializable } from "./serialization";
 export { displayKey, stableStringify, taskIdempotencyKey } from "./task-key";
-export { standardBackoff, exponentialBackoff } from "@baton/core";
+export { standardBackoff, exponentialBackoff, API_KEY_PATTERN, type RetryOptions } from "@baton/core";
 
 /** v2-style retry presets: `retry.standardBackoff`, `retry.exponentialBackoff`. */
 export { retry } from "./retry";

@@ -242,6 +242,8 @@ export class IO {
           ...(serialized.output !== undefined ? { output: serialized.output } : {}),
           ...(serialized.outputMeta !== undefined ? { outputMeta: serialized.outputMeta } : {}),
         });
+        // The completion rides on the AUTO_YIELD response if the budget is spent.
+        execution.checkAutoYield("after_complete_task", execution.thresholds.afterCompleteTaskThreshold);
       } else {
         const remaining = execution.remainingMs();
         if (remaining !== undefined && remaining < execution.thresholds.beforeCompleteTaskThreshold) {

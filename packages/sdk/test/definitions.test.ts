@@ -112,4 +112,25 @@ describe("integrations and the public API client", () => {
     expect(api.requests[0]?.body).toEqual({ event: { name: "x", payload: { a: 1 } } });
     expect(api.requests[0]?.headers["authorization"]).toBe(`Bearer ${API_KEY}`);
   });
+
+  it("job.invoke posts the payload outside a run, and inside a run is a task forwarding its idempotency key", async () => {
+    const client = new TriggerClient({ id: "app", apiKey: API_KEY, apiUrl: api.url });
+    const child = client.defineJob({ id: "child", name: "child", version: "1.0.0", trigger: invokeTrigger(), run: async () => 1 });
+    expect(await child.invoke({ n: 1 }, { idempotencyKey: "k1", context: { by: "test" } })).toEqual({ id: "run_invoked_child" });
+    expect(api.requests[0]?.body).toEqual({ payload: { n: 1 }, context: { by: "test" } });
+    expect(api.requests[0]?.headers["idempotency-key"]).toBe("k1");
+
+    client.defineJob({
+      id: "parent",
+      name: "parent",
+      version: "1.0.0",
+      trigger: eventTrigger({ name: "p" }),
+      run: async () => child.invoke("start-child", { n: 2 }),
+    });
+    const responses = await api.drive(client, "parent", {}, { baton: true, runId: "run_parent" });
+    expect(responses[responses.length - 1]).toMatchObject({ status: "SUCCESS", output: { id: "run_invoked_child" } });
+    const invoke = api.requests.find((r) => r.path.endsWith("/invoke") && r.body.payload?.n === 2);
+    const { taskIdempotencyKey } = await import("../src/index");
+    expect(invoke?.headers["idempotency-key"]).toBe(taskIdempotencyKey("run_parent", undefined, "start-child"));
+  });
 });

@@ -269,6 +269,22 @@ describe.each([
   });
 });
 
+describe("Baton deferred completion", () => {
+  it("is flushed alone with /complete after 200 ms when no other request comes", async () => {
+    job("flush", async (_p, io) => {
+      await io.runTask("a", async () => "A");
+      await new Promise((r) => setTimeout(r, 400));
+      return "done";
+    });
+    const responses = await api.drive(client, "flush", {}, { baton: true });
+    expect(responses).toHaveLength(1);
+    expect(responses[0]).toEqual({ status: "SUCCESS", output: "done" });
+    const paths = api.taskRequests().map((r) => r.path.replace(/task_\d+/, ":id").replace(/.*\/tasks/, "tasks"));
+    expect(paths).toEqual(["tasks", "tasks/:id/complete"]);
+    expect([...api.tasks.values()][0]?.status).toBe("COMPLETED");
+  });
+});
+
 describe("cache-only replay", () => {
   it("a duplicate key fails the run naming the key without any HTTP call", async () => {
     const offline = new TriggerClient({ id: "app", apiKey: API_KEY, apiUrl: await closedUrl() });

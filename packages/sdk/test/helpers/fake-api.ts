@@ -118,6 +118,8 @@ export class FakeApi {
       task.error = body.error.message;
       return [200, this.#wire(task)];
     }
+    m = /^\/api\/v1\/jobs\/([^/]+)\/invoke$/.exec(path);
+    if (m && method === "POST") return [200, { id: `run_invoked_${m[1]}` }];
     return [404, { error: { code: "not_found", message: `no route ${method} ${path}` } }];
   }
 
