@@ -7,6 +7,7 @@ create table baton.environments (
   type         text not null check (type in ('DEVELOPMENT', 'PRODUCTION', 'STAGING', 'PREVIEW')),
   api_key_hash text not null unique,
   api_key_hint text not null,
+  api_key_ciphertext text not null,
   created_at   timestamptz not null default now()
 );
 comment on table baton.environments is 'Configuration, not a projection: environments and the sha256 of their private API key.';
@@ -164,3 +165,4 @@ create table baton.workers (
   started_at   timestamptz not null default now(),
   heartbeat_at timestamptz not null default now()
 );
+comment on column baton.environments.api_key_ciphertext is 'AES-256-GCM ciphertext of the private key (the server sends it to endpoints as v2); the secret is BATON_SECRET or .baton/secret, never in the database.';

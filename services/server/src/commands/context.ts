@@ -1,0 +1,43 @@
+import type pg from "pg";
+import type { Logger } from "pino";
+import type { ServerConfig } from "../config";
+import { AppendConflictError } from "../event-store/store";
+import type { Environment } from "../keys";
+
+/** What every command needs: the pool, settings, environments by id, a logger, and this process's worker id. */
+export interface CommandContext {
+  readonly pool: pg.Pool;
+  readonly config: ServerConfig;
+  readonly environments: ReadonlyMap<string, Environment>;
+  readonly log: Logger;
+  readonly workerId: string;
+  /** Called after a commit that enqueued jobs due at `runAt` (in the future): arms a precise local timer. */
+  readonly onJobScheduled?: (runAt: Date) => void;
+}
+
+/** The fixed organization and project every environment belongs to (v2's `ctx.organization` / `ctx.project`). */
+export const ORGANIZATION = { id: "org_baton", slug: "baton", title: "Baton" } as const;
+export const PROJECT = { id: "proj_default", slug: "default", name: "Default project" } as const;
+
+/** A unique violation of one of these constraints means another writer won a race the command can re-read. */
+const RETRYABLE_CONSTRAINTS = new Set(["event_records_environment_event_id_key", "tasks_run_idempotency_key", "runs_pkey", "tasks_pkey"]);
+
+/**
+ * Runs a command body again when it lost an optimistic-concurrency race (a stream moved, or a concurrent duplicate
+ * inserted the same event id / task key first). The body re-reads state on each attempt.
+ */
+export async function retryOnConflict<T>(body: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await body();
+    } catch (error) {
+      const code = (error as { code?: string; constraint?: string }).code;
+      const constraint = (error as { constraint?: string }).constraint;
+      const retryable =
+        error instanceof AppendConflictError || (code === "23505" && constraint !== undefined && RETRYABLE_CONSTRAINTS.has(constraint));
+      if (!retryable || i >= attempts) throw error;
+      // small jittered pause so racing writers spread out
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * i)));
+    }
+  }
+}

@@ -1,0 +1,295 @@
+import {
+  DEFAULT_EVENT_SOURCE,
+  eventRuleMatches,
+  type ApiEventLog,
+  type EventMetadata,
+  type RawEvent,
+  type SendEventOptions,
+} from "@baton/core";
+import { UnitOfWork } from "../event-store/store";
+import { newId } from "../ids";
+import type { Environment } from "../keys";
+import { emptyProjectionState } from "../projections/reducers";
+import type { EventRecordRow, JobRow } from "../projections/rows";
+import { retryOnConflict, type CommandContext } from "./context";
+
+/** v2's debounce rule: a resent event id updates the stored event only while its delivery is more than 5 s away. */
+export const RESCHEDULE_WINDOW_MS = 5_000;
+
+/** The graphile task names of the outbox. */
+export const TASKS = {
+  executeRun: "baton.execute_run",
+  deliverEvent: "baton.deliver_event",
+  schedule: "baton.schedule",
+} as const;
+
+/** One event to ingest, as in `POST /api/v1/events`. */
+export interface IngestInput {
+  readonly event: RawEvent;
+  readonly options?: SendEventOptions | undefined;
+}
+
+const RECORD_DATES = ["timestamp", "deliver_at", "delivered_at", "cancelled_at", "created_at", "updated_at"] as const;
+const JOB_DATES = ["created_at", "updated_at"] as const;
+
+/** Turns a `row_to_json` row back into the row type (timestamps as `Date`). */
+export function reviveDates<T>(row: Record<string, unknown>, columns: readonly string[]): T {
+  const out: Record<string, unknown> = { ...row };
+  for (const c of columns) if (typeof out[c] === "string") out[c] = new Date(out[c] as string);
+  return out as T;
+}
+
+/** The v2 `ApiEventLog` view of a stored event record. */
+export function toApiEventLog(r: EventRecordRow): ApiEventLog {
+  return {
+    id: r.event_id,
+    name: r.name,
+    payload: r.payload as ApiEventLog["payload"],
+    context: r.context as ApiEventLog["context"],
+    timestamp: r.timestamp,
+    deliverAt: r.deliver_at,
+    deliveredAt: r.delivered_at,
+    cancelledAt: r.cancelled_at,
+  };
+}
+
+/** The concurrency slot a job's runs take: per job (`concurrencyLimit: n`) or per named group. */
+export function concurrencyOf(job: JobRow): { key: string | null; limit: number | null } {
+  if (job.concurrency_limit === null) return { key: null, limit: null };
+  return job.concurrency_group
+    ? { key: `group:${job.environment_id}:${job.concurrency_group}`, limit: job.concurrency_limit }
+    : { key: `job:${job.environment_id}:${job.slug}`, limit: job.concurrency_limit };
+}
+
+/** Appends `run.created` + `run.queued` for a new run of `job` and enqueues its first execution. */
+export function createRun(
+  uow: UnitOfWork,
+  job: JobRow,
+  record: EventRecordRow,
+  metadata: EventMetadata,
+  options: { jobVersion?: string; rerunOf?: string } = {},
+): string {
+  const runId = newId("run");
+  const { key, limit } = concurrencyOf(job);
+  uow.append(
+    runId,
+    0,
+    [
+      {
+        type: "run.created",
+        data: {
+          runId,
+          environmentId: record.environment_id,
+          jobSlug: job.slug,
+          jobVersion: options.jobVersion ?? job.current_version,
+          endpointId: job.endpoint_id,
+          eventRecordId: record.id,
+          isTest: record.is_test,
+          concurrencyKey: key,
+          concurrencyLimit: limit,
+          traceparent: metadata.traceparent ?? null,
+          ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}),
+        },
+      },
+      { type: "run.queued", data: {} },
+    ],
+    { ...metadata, causationId: record.id },
+  );
+  uow.enqueue({ task: TASKS.executeRun, payload: { runId }, jobKey: `run:${runId}` });
+  return runId;
+}
+
+/** Does this job's trigger take this event? (name, source, payload and context filters, as v2 §5.2-5.3) */
+export function jobMatchesEvent(job: JobRow, record: EventRecordRow): boolean {
+  const trigger = job.trigger as { type?: string; rule?: { event: string | string[]; source?: string; payload?: unknown; context?: unknown } };
+  if (trigger.type !== "static" || !trigger.rule) return false;
+  return eventRuleMatches(trigger.rule as Parameters<typeof eventRuleMatches>[0], {
+    name: record.name,
+    source: record.source,
+    payload: record.payload,
+    context: record.context,
+  });
+}
+
+/**
+ * Delivers an event record now: one run per matching enabled job, then `event.delivered` with the run ids.
+ * The record must be in `uow.state` (it is read for its version).
+ */
+export function deliverRecord(uow: UnitOfWork, record: EventRecordRow, jobs: readonly JobRow[], metadata: EventMetadata): string[] {
+  const runIds = jobs.filter((j) => j.enabled && jobMatchesEvent(j, record)).map((j) => createRun(uow, j, record, metadata));
+  const current = uow.state.event_records.get(record.id) ?? record;
+  uow.append(record.id, current.version, [{ type: "event.delivered", data: { runIds } }], metadata);
+  return runIds;
+}
+
+/** Enabled jobs of an environment with a static (event) trigger. */
+export async function loadEventJobs(ctx: CommandContext, environmentId: string): Promise<JobRow[]> {
+  const { rows } = await ctx.pool.query<JobRow>(
+    "select * from baton.jobs where environment_id = $1 and enabled and trigger->>'type' = 'static'",
+    [environmentId],
+  );
+  return rows;
+}
+
+function deliverAtOf(input: IngestInput, now: Date): Date {
+  if (input.options?.deliverAt) return input.options.deliverAt;
+  if (input.options?.deliverAfter !== undefined) return new Date(now.getTime() + input.options.deliverAfter * 1000);
+  return now;
+}
+
+/**
+ * Ingests events (`POST /api/v1/events` and `/bulk`) in one transaction: stores each as `event.received`, delivers the
+ * due ones at once (one run per matching job, in the same commit) and schedules the others as durable timers
+ * (`baton.deliver_event` at `deliverAt`, job key `event:<record id>`). Dedupe by `event.id` per environment, as v2:
+ * a resend while the stored delivery is more than 5 s away updates payload, context and delivery time; otherwise the
+ * original is returned and nothing is created. Safe under concurrent duplicates (unique constraint + retry).
+ * @returns the `ApiEventLog` of each input, in input order.
+ */
+export async function ingestEvents(
+  ctx: CommandContext,
+  env: Environment,
+  inputs: readonly IngestInput[],
+  metadata: EventMetadata,
+): Promise<ApiEventLog[]> {
+  return await retryOnConflict(async () => {
+    const now = new Date();
+    const ids = inputs.map((i) => i.event.id ?? newId("evt").slice(4));
+    const { rows } = await ctx.pool.query<{ existing: Record<string, unknown>[]; jobs: Record<string, unknown>[] }>(
+      `select
+         (select coalesce(json_agg(r), '[]') from baton.event_records r where r.environment_id = $1 and r.event_id = any($2::text[])) as existing,
+         (select coalesce(json_agg(j), '[]') from baton.jobs j where j.environment_id = $1 and j.enabled and j.trigger->>'type' = 'static') as jobs`,
+      [env.id, ids],
+    );
+    const existing = new Map<string, EventRecordRow>();
+    for (const raw of rows[0]?.existing ?? []) {
+      const r = reviveDates<EventRecordRow>(raw, RECORD_DATES);
+      existing.set(r.event_id, r);
+    }
+    const jobs = (rows[0]?.jobs ?? []).map((j) => reviveDates<JobRow>(j, JOB_DATES));
+    const uow = new UnitOfWork(emptyProjectionState(), now);
+    for (const r of existing.values()) uow.state.event_records.set(r.id, r);
+    const results: string[] = [];
+    inputs.forEach((input, i) => {
+      const eventId = ids[i]!;
+      const deliverAt = deliverAtOf(input, now);
+      const prior = existing.get(eventId);
+      if (prior) {
+        const current = uow.state.event_records.get(prior.id)!;
+        const stillScheduled =
+          !current.delivered_at && !current.cancelled_at && current.deliver_at.getTime() >= now.getTime() + RESCHEDULE_WINDOW_MS;
+        if (stillScheduled) {
+          uow.append(
+            current.id,
+            current.version,
+            [
+              {
+                type: "event.updated",
+                data: {
+                  payload: input.event.payload ?? {},
+                  context: input.event.context ?? {},
+                  payloadType: input.event.payloadType ?? "JSON",
+                  deliverAt: deliverAt.toISOString(),
+                },
+              },
+            ],
+            metadata,
+          );
+          scheduleOrDeliver(ctx, uow, uow.state.event_records.get(current.id)!, jobs, metadata, now);
+        }
+        results.push(current.id);
+        return;
+      }
+      const recordId = newId("evt");
+      uow.append(
+        recordId,
+        0,
+        [
+          {
+            type: "event.received",
+            data: {
+              eventRecordId: recordId,
+              environmentId: env.id,
+              eventId,
+              name: input.event.name,
+              source: input.event.source ?? DEFAULT_EVENT_SOURCE,
+              payload: input.event.payload ?? {},
+              context: input.event.context ?? {},
+              payloadType: input.event.payloadType ?? "JSON",
+              timestamp: (input.event.timestamp ?? now).toISOString(),
+              deliverAt: deliverAt.toISOString(),
+              isTest: false,
+              internal: false,
+            },
+          },
+        ],
+        metadata,
+      );
+      const record = uow.state.event_records.get(recordId)!;
+      existing.set(eventId, record);
+      scheduleOrDeliver(ctx, uow, record, jobs, metadata, now);
+      results.push(recordId);
+    });
+    await uow.commit(ctx.pool);
+    return results.map((id) => toApiEventLog(uow.state.event_records.get(id)!));
+  });
+}
+
+function scheduleOrDeliver(
+  ctx: CommandContext,
+  uow: UnitOfWork,
+  record: EventRecordRow,
+  jobs: readonly JobRow[],
+  metadata: EventMetadata,
+  now: Date,
+): void {
+  if (record.deliver_at.getTime() <= now.getTime()) {
+    deliverRecord(uow, record, jobs, metadata);
+  } else {
+    uow.enqueue({
+      task: TASKS.deliverEvent,
+      payload: { eventRecordId: record.id },
+      runAt: record.deliver_at,
+      jobKey: `event:${record.id}`,
+    });
+    ctx.onJobScheduled?.(record.deliver_at);
+  }
+}
+
+/**
+ * Cancels a delayed event (`POST /api/v1/events/:id/cancel`): records `event.canceled` and removes its delivery job.
+ * An event already delivered or canceled is returned unchanged.
+ * @returns the event, or undefined when the id is unknown in this environment.
+ */
+export async function cancelEvent(ctx: CommandContext, env: Environment, eventId: string, metadata: EventMetadata): Promise<ApiEventLog | undefined> {
+  return await retryOnConflict(async () => {
+    const { rows } = await ctx.pool.query<EventRecordRow>(
+      "select * from baton.event_records where environment_id = $1 and event_id = $2",
+      [env.id, eventId],
+    );
+    const record = rows[0];
+    if (!record) return undefined;
+    if (record.delivered_at || record.cancelled_at) return toApiEventLog(record);
+    const uow = new UnitOfWork();
+    uow.state.event_records.set(record.id, record);
+    uow.append(record.id, record.version, [{ type: "event.canceled", data: {} }], metadata);
+    uow.dequeue(`event:${record.id}`);
+    await uow.commit(ctx.pool);
+    return toApiEventLog(uow.state.event_records.get(record.id)!);
+  });
+}
+
+/** The graphile task `baton.deliver_event`: delivers a delayed event at its time (idempotent). */
+export async function deliverScheduledEvent(ctx: CommandContext, eventRecordId: string): Promise<void> {
+  await retryOnConflict(async () => {
+    const { rows } = await ctx.pool.query<EventRecordRow>("select * from baton.event_records where id = $1", [eventRecordId]);
+    const record = rows[0];
+    if (!record || record.delivered_at || record.cancelled_at) return;
+    const now = new Date();
+    if (record.deliver_at.getTime() > now.getTime() + 50) return; // rescheduled later; its own job will come
+    const jobs = await loadEventJobs(ctx, record.environment_id);
+    const uow = new UnitOfWork(emptyProjectionState(), now);
+    uow.state.event_records.set(record.id, record);
+    deliverRecord(uow, record, jobs, { actor: { type: "worker", id: ctx.workerId } });
+    await uow.commit(ctx.pool);
+  });
+}

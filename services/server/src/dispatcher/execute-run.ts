@@ -1,0 +1,470 @@
+import {
+  HEADERS,
+  RunJobResponse,
+  type CachedTask,
+  type EventMetadata,
+  type RunJobBody,
+  type StoredError,
+} from "@baton/core";
+import { retryOnConflict, ORGANIZATION, PROJECT, type CommandContext } from "../commands/context";
+import { reviveDates, TASKS, toApiEventLog } from "../commands/ingest";
+import { applyCompletions, checkOutputSize, RUN_DATES, TASK_DATES } from "../commands/tasks";
+import { callEndpoint, type EndpointReply } from "../endpoint-client";
+import { UnitOfWork } from "../event-store/store";
+import { newId } from "../ids";
+import type { Environment } from "../keys";
+import { emptyProjectionState } from "../projections/reducers";
+import type { EndpointRow, EventRecordRow, RunRow, TaskRow } from "../projections/rows";
+
+/** v2's limits on a run (reference §4.4). */
+export const RUN_LIMITS = {
+  /** `MAX_RUN_YIELDED_EXECUTIONS` */
+  maxYields: 100,
+  /** `MAX_JOB_RUN_EXECUTION_COUNT` */
+  maxExecutions: 250,
+  /** transport failures before the run fails (`executionFailureCount ≥ 10`) */
+  maxExecutionFailures: 10,
+  /** eager cached-task window in bytes (`TOTAL_CACHED_TASK_BYTE_LIMIT`) */
+  cachedTaskBytes: 3_500_000,
+} as const;
+
+/** A worker whose heartbeat is older than this is presumed dead and its runs are recovered (ms). */
+export const WORKER_STALE_MS = 5_000;
+
+/** Grace added to the execution time budget before the server gives up on an endpoint's answer (ms). */
+const EXECUTION_GRACE_MS = 15_000;
+
+/** Delay of the n-th transport retry (n = failures so far): 500 ms × 1.5^n, as v2 (ms). */
+export function transportRetryDelayMs(failures: number): number {
+  return Math.round(500 * 1.5 ** failures);
+}
+
+/** Everything an execution needs, read in one round trip. */
+interface ExecutionState {
+  run: RunRow;
+  tasks: TaskRow[];
+  record: EventRecordRow;
+  endpoint: EndpointRow;
+  workerAlive: boolean;
+}
+
+async function loadExecutionState(ctx: CommandContext, runId: string): Promise<ExecutionState | undefined> {
+  const { rows } = await ctx.pool.query<{
+    run: Record<string, unknown> | null;
+    tasks: Record<string, unknown>[];
+    record: Record<string, unknown> | null;
+    endpoint: Record<string, unknown> | null;
+    worker_alive: boolean;
+  }>(
+    `select row_to_json(r) as run,
+       (select coalesce(json_agg(t order by t.seq), '[]') from baton.tasks t where t.run_id = r.id) as tasks,
+       (select row_to_json(e) from baton.event_records e where e.id = r.event_record_id) as record,
+       (select row_to_json(p) from baton.endpoints p where p.id = r.endpoint_id) as endpoint,
+       exists (select 1 from baton.workers w where w.id = r.executing_worker_id
+                 and w.heartbeat_at > now() - make_interval(secs => $2::double precision / 1000)) as worker_alive
+     from baton.runs r where r.id = $1`,
+    [runId, WORKER_STALE_MS],
+  );
+  const row = rows[0];
+  if (!row?.run || !row.record || !row.endpoint) return undefined;
+  return {
+    run: reviveDates<RunRow>(row.run, RUN_DATES),
+    tasks: row.tasks.map((t) => reviveDates<TaskRow>(t, TASK_DATES)),
+    record: reviveDates<EventRecordRow>(row.record, ["timestamp", "deliver_at", "delivered_at", "cancelled_at", "created_at", "updated_at"]),
+    endpoint: reviveDates<EndpointRow>(row.endpoint, ["indexed_at", "created_at", "updated_at"]),
+    workerAlive: row.worker_alive,
+  };
+}
+
+const OPEN_TASK = new Set(["PENDING", "WAITING", "RUNNING"]);
+
+/** Appends a terminal failure-like run event, closing the run's open tasks first (ERRORED, or CANCELED on time-out). */
+function endRun(
+  uow: UnitOfWork,
+  run: RunRow,
+  tasks: readonly TaskRow[],
+  outcome: { type: "run.failed"; error: StoredError; taskId: string | null } | { type: "run.timed_out"; reason: string },
+  durationMs: number,
+  metadata: EventMetadata,
+): void {
+  for (const t of tasks) {
+    const current = uow.state.tasks.get(t.id) ?? t;
+    if (!OPEN_TASK.has(current.status)) continue;
+    const runNow = uow.state.runs.get(run.id)!;
+    uow.append(
+      run.id,
+      runNow.version,
+      [
+        outcome.type === "run.timed_out"
+          ? { type: "task.canceled", data: { taskId: t.id } }
+          : { type: "task.failed", data: { taskId: t.id, error: outcome.taskId === t.id ? outcome.error : { message: "Run failed", name: "RunFailed" } } },
+      ],
+      metadata,
+    );
+  }
+  const runNow = uow.state.runs.get(run.id)!;
+  uow.append(
+    run.id,
+    runNow.version,
+    [
+      outcome.type === "run.failed"
+        ? { type: "run.failed", data: { error: outcome.error, taskId: outcome.taskId, executionDurationMs: durationMs } }
+        : { type: "run.timed_out", data: { reason: outcome.reason, executionDurationMs: durationMs } },
+    ],
+    metadata,
+  );
+}
+
+function cachedTasks(tasks: readonly TaskRow[]): { tasks: CachedTask[]; noopKeys: string[] } {
+  const cached: CachedTask[] = [];
+  const noopKeys: string[] = [];
+  let bytes = 0;
+  for (const t of tasks) {
+    if (t.status !== "COMPLETED") continue;
+    if (t.noop) {
+      noopKeys.push(t.idempotency_key);
+      continue;
+    }
+    const size = (t.output?.length ?? 0) + 200;
+    if (bytes + size > RUN_LIMITS.cachedTaskBytes) break;
+    bytes += size;
+    cached.push({
+      // v2 sends the idempotency key as the cached task's id
+      id: t.idempotency_key,
+      idempotencyKey: t.idempotency_key,
+      status: "COMPLETED",
+      noop: false,
+      output: t.output === null ? undefined : (JSON.parse(t.output) as CachedTask["output"]),
+      parentId: t.parent_id,
+      ...(t.output_meta ? { outputMeta: t.output_meta } : {}),
+    });
+  }
+  return { tasks: cached, noopKeys };
+}
+
+/**
+ * The graphile task `baton.execute_run`: claims the run (one `run.started`, plus `run.resumed`/`task.resumed` when a
+ * wait or retry came due, in one commit), POSTs `EXECUTE_JOB` to the endpoint, and applies the `RunJobResponse` as
+ * v2 (reference §3.3) in one more commit. Exclusive: a run EXECUTING on a live worker is left alone, and a response
+ * is applied only if this execution still owns the run (cancel and recovery win). Idempotent: a redelivered job whose
+ * run is terminal or not due changes nothing.
+ */
+export async function executeRun(ctx: CommandContext, runId: string): Promise<void> {
+  const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
+  const claim = await retryOnConflict(() => claimRun(ctx, runId, metadata));
+  if (!claim) return;
+  const { state, env, claimedAt } = claim;
+  const { run, record, endpoint } = state;
+  const { tasks: cache, noopKeys } = cachedTasks(state.tasks);
+  const body: RunJobBody = {
+    event: toApiEventLog(record),
+    job: { id: run.job_slug, version: run.job_version },
+    run: { id: run.id, isTest: run.is_test, isRetry: run.is_retry || run.execution_failure_count > 0, startedAt: run.started_at ?? claimedAt },
+    environment: { id: env.id, slug: env.slug, type: env.type },
+    organization: ORGANIZATION,
+    project: PROJECT,
+    tasks: cache,
+    yieldedExecutions: run.yielded_executions,
+    runChunkExecutionLimit: ctx.config.runChunkExecutionLimitMs,
+    autoYieldConfig: { startTaskThreshold: 750, beforeExecuteTaskThreshold: 1500, beforeCompleteTaskThreshold: 750, afterCompleteTaskThreshold: 750 },
+    ...(endpoint.baton_protocol ? { batonProtocol: 1 as const, noopTaskKeys: noopKeys } : {}),
+  };
+  const reply = await callEndpoint(endpoint.url, env.apiKey, "EXECUTE_JOB", body, {
+    timeoutMs: ctx.config.runChunkExecutionLimitMs + EXECUTION_GRACE_MS,
+    headers: run.traceparent ? { traceparent: run.traceparent } : {},
+  });
+  await retryOnConflict(() => applyReply(ctx, runId, claimedAt, reply, metadata));
+}
+
+async function claimRun(
+  ctx: CommandContext,
+  runId: string,
+  metadata: EventMetadata,
+): Promise<{ state: ExecutionState; env: Environment; claimedAt: Date } | undefined> {
+  const state = await loadExecutionState(ctx, runId);
+  if (!state) return undefined;
+  const { run } = state;
+  const env = ctx.environments.get(run.environment_id);
+  if (!env) throw new Error(`run ${runId} belongs to unknown environment ${run.environment_id}`);
+  const now = new Date();
+  const uow = new UnitOfWork(emptyProjectionState(), now);
+  uow.state.runs.set(run.id, run);
+  for (const t of state.tasks) uow.state.tasks.set(t.id, t);
+  switch (run.status) {
+    case "EXECUTING":
+      // exclusive: another live execution owns it; a dead worker's runs are recovered by the sweeper
+      return undefined;
+    case "WAITING_TO_CONTINUE": {
+      if (run.resume_at && run.resume_at.getTime() > now.getTime()) {
+        reschedule(ctx, uow, run.id, run.resume_at);
+        await uow.commit(ctx.pool);
+        return undefined;
+      }
+      for (const t of state.tasks) {
+        if (t.status === "WAITING" && (!t.delay_until || t.delay_until.getTime() <= now.getTime() + 5)) {
+          uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "task.resumed", data: { taskId: t.id, status: t.noop ? "COMPLETED" : "RUNNING" } }], metadata);
+        }
+      }
+      uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "run.resumed", data: { taskId: run.waiting_task_id } }], metadata);
+      break;
+    }
+    case "PENDING":
+    case "QUEUED":
+    case "WAITING_TO_EXECUTE":
+      if (run.resume_at && run.resume_at.getTime() > now.getTime() + 5) {
+        reschedule(ctx, uow, run.id, run.resume_at);
+        await uow.commit(ctx.pool);
+        return undefined;
+      }
+      break;
+    default:
+      return undefined; // terminal: a redelivered or stale job
+  }
+  const current = uow.state.runs.get(run.id)!;
+  if (current.execution_count >= RUN_LIMITS.maxExecutions) {
+    endRun(uow, run, state.tasks, { type: "run.timed_out", reason: `Execution timed out after ${current.execution_count} executions` }, 0, metadata);
+    await uow.commit(ctx.pool);
+    return undefined;
+  }
+  if (current.execution_duration_ms >= ctx.config.maxExecutionTimePerRunMs) {
+    endRun(uow, run, state.tasks, { type: "run.timed_out", reason: `Run exceeded its total execution time of ${ctx.config.maxExecutionTimePerRunMs} ms` }, 0, metadata);
+    await uow.commit(ctx.pool);
+    return undefined;
+  }
+  uow.append(
+    run.id,
+    current.version,
+    [{ type: "run.started", data: { workerId: ctx.workerId, executionId: newId("exec"), isRetry: current.is_retry || current.execution_failure_count > 0 } }],
+    metadata,
+  );
+  if (run.concurrency_key && run.concurrency_limit !== null) {
+    const admitted = await commitWithConcurrencySlot(ctx, uow, run.concurrency_key, run.concurrency_limit);
+    if (!admitted) {
+      const retry = new UnitOfWork();
+      reschedule(ctx, retry, run.id, new Date(Date.now() + 200 + Math.random() * 400));
+      await retry.commit(ctx.pool);
+      return undefined;
+    }
+  } else {
+    await uow.commit(ctx.pool);
+  }
+  const started = uow.state.runs.get(run.id)!;
+  return { state: { ...state, run: started, tasks: [...uow.state.tasks.values()].sort((a, b) => a.seq - b.seq) }, env, claimedAt: now };
+}
+
+/**
+ * Commits a claim only if fewer than `limit` runs with the same concurrency key are EXECUTING, counted under a
+ * transaction-scoped advisory lock on the key so concurrent claimers (any process) are serialized.
+ */
+async function commitWithConcurrencySlot(ctx: CommandContext, uow: UnitOfWork, key: string, limit: number): Promise<boolean> {
+  const client = await ctx.pool.connect();
+  try {
+    await client.query("begin");
+    await client.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [key]);
+    const { rows } = await client.query<{ n: number }>(
+      "select count(*)::int as n from baton.runs where concurrency_key = $1 and status = 'EXECUTING'",
+      [key],
+    );
+    if ((rows[0]?.n ?? 0) >= limit) {
+      await client.query("rollback");
+      return false;
+    }
+    await uow.commit(client);
+    await client.query("commit");
+    return true;
+  } catch (error) {
+    await client.query("rollback").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+function reschedule(ctx: CommandContext, uow: UnitOfWork, runId: string, at: Date | null): void {
+  uow.enqueue({ task: TASKS.executeRun, payload: { runId }, jobKey: `run:${runId}`, runAt: at });
+  if (at && at.getTime() > Date.now()) ctx.onJobScheduled?.(at);
+}
+
+function errorOf(value: unknown, fallback: string): StoredError {
+  if (value && typeof value === "object" && typeof (value as { message?: unknown }).message === "string") {
+    const v = value as { message: string; name?: unknown; stack?: unknown };
+    return {
+      message: v.message,
+      ...(typeof v.name === "string" ? { name: v.name } : {}),
+      ...(typeof v.stack === "string" ? { stack: v.stack } : {}),
+    };
+  }
+  return { message: fallback };
+}
+
+/** Applies one execution's outcome, if this execution still owns the run. */
+async function applyReply(ctx: CommandContext, runId: string, claimedAt: Date, reply: EndpointReply, metadata: EventMetadata): Promise<void> {
+  const state = await loadExecutionState(ctx, runId);
+  if (!state) return;
+  const { run, tasks } = state;
+  if (run.status !== "EXECUTING" || run.executing_worker_id !== ctx.workerId || run.execution_started_at?.getTime() !== claimedAt.getTime()) {
+    return; // canceled, recovered elsewhere, or already applied: this execution's answer no longer counts
+  }
+  const uow = new UnitOfWork(emptyProjectionState());
+  uow.state.runs.set(run.id, run);
+  for (const t of tasks) uow.state.tasks.set(t.id, t);
+  const durationMs = reply.durationMs;
+  const now = uow.now;
+  const version = (): number => uow.state.runs.get(run.id)!.version;
+  const transportFailure = (error: Error): void => {
+    const failures = run.execution_failure_count + 1;
+    if (failures >= RUN_LIMITS.maxExecutionFailures) {
+      endRun(uow, run, tasks, { type: "run.failed", error: { message: `Endpoint failed ${failures} times in a row; last error: ${error.message}`, name: "EndpointError" }, taskId: null }, durationMs, metadata);
+      return;
+    }
+    const retryAt = new Date(now.getTime() + transportRetryDelayMs(run.execution_failure_count));
+    uow.append(run.id, version(), [{ type: "run.execution_failed", data: { error: { message: error.message, name: "EndpointError" }, retryAt: retryAt.toISOString(), executionDurationMs: durationMs } }], metadata);
+    reschedule(ctx, uow, run.id, retryAt);
+  };
+
+  if (!reply.ok) {
+    transportFailure(reply.error);
+  } else if (reply.status >= 500 || reply.status === 408 || reply.status === 429) {
+    transportFailure(new Error(`endpoint answered HTTP ${reply.status}: ${reply.text.slice(0, 300)}`));
+  } else if (reply.status >= 400) {
+    const message = (reply.body as { message?: string; error?: string } | undefined)?.message ?? (reply.body as { error?: string } | undefined)?.error;
+    endRun(uow, run, tasks, { type: "run.failed", error: { message: `endpoint answered HTTP ${reply.status}: ${typeof message === "string" ? message : reply.text.slice(0, 300)}`, name: "EndpointError" }, taskId: null }, durationMs, metadata);
+  } else {
+    const parsed = RunJobResponse.safeParse(reply.body);
+    if (!parsed.success) {
+      endRun(uow, run, tasks, { type: "run.failed", error: { message: `endpoint answered with an invalid RunJobResponse: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`, name: "ProtocolError" }, taskId: null }, durationMs, metadata);
+    } else {
+      const response = parsed.data;
+      if (reply.headers.get(HEADERS.batonProtocol) === null && run.status === "EXECUTING") {
+        // nothing: v2 endpoints are welcome; the header only unlocks Baton's extension
+      }
+      applyCompletions(ctx, uow, run, response.completedTasks, metadata);
+      applyResponse(ctx, uow, run, tasks, response, durationMs, metadata);
+    }
+  }
+  await uow.commit(ctx.pool);
+  if (run.concurrency_key) await admitNext(ctx, run.concurrency_key, run.concurrency_limit ?? 1);
+}
+
+function applyResponse(
+  ctx: CommandContext,
+  uow: UnitOfWork,
+  run: RunRow,
+  tasks: readonly TaskRow[],
+  response: RunJobResponse,
+  durationMs: number,
+  metadata: EventMetadata,
+): void {
+  const version = (): number => uow.state.runs.get(run.id)!.version;
+  const now = uow.now;
+  const yieldNow = (reason: "yield" | "auto_yield" | "rate_limit", extra: { key?: string; location?: string; resumeAt?: Date } = {}): void => {
+    uow.append(run.id, version(), [{ type: "run.yielded", data: { reason, key: extra.key, location: extra.location, resumeAt: extra.resumeAt?.toISOString() ?? null, executionDurationMs: durationMs } }], metadata);
+    reschedule(ctx, uow, run.id, extra.resumeAt ?? null);
+  };
+  const waitOn = (taskId: string, reason: "delay" | "retry" | "parallel", resumeAt: Date | null): void => {
+    uow.append(run.id, version(), [{ type: "run.waiting", data: { taskId, reason, resumeAt: resumeAt?.toISOString() ?? null, executionDurationMs: durationMs } }], metadata);
+    if (resumeAt) reschedule(ctx, uow, run.id, resumeAt);
+  };
+  switch (response.status) {
+    case "SUCCESS": {
+      const output = response.output === undefined ? null : JSON.stringify(response.output);
+      checkOutputSize(ctx, output, "run output");
+      uow.append(run.id, version(), [{ type: "run.succeeded", data: { output, executionDurationMs: durationMs } }], metadata);
+      return;
+    }
+    case "ERROR": {
+      const taskId = response.task?.id && uow.state.tasks.has(response.task.id) ? response.task.id : null;
+      endRun(uow, run, tasks, { type: "run.failed", error: errorOf(response.error, "Run failed"), taskId }, durationMs, metadata);
+      return;
+    }
+    case "INVALID_PAYLOAD":
+      uow.append(run.id, version(), [{ type: "run.invalid_payload", data: { errors: response.errors.map((e) => ({ path: e.path, message: e.message })), executionDurationMs: durationMs } }], metadata);
+      return;
+    case "UNRESOLVED_AUTH_ERROR":
+      endRun(uow, run, tasks, { type: "run.failed", error: { message: `Unresolved integration auth: ${JSON.stringify(response.issues)}`, name: "UnresolvedAuthError" }, taskId: null }, durationMs, metadata);
+      return;
+    case "RESUME_WITH_TASK": {
+      const task = uow.state.tasks.get(response.task.id);
+      if (!task) {
+        endRun(uow, run, tasks, { type: "run.failed", error: { message: `RESUME_WITH_TASK names unknown task ${response.task.id}`, name: "ProtocolError" }, taskId: null }, durationMs, metadata);
+        return;
+      }
+      waitOn(task.id, "delay", task.status === "WAITING" ? task.delay_until ?? now : now);
+      return;
+    }
+    case "RETRY_WITH_TASK": {
+      const task = uow.state.tasks.get(response.task.id);
+      if (!task) {
+        endRun(uow, run, tasks, { type: "run.failed", error: { message: `RETRY_WITH_TASK names unknown task ${response.task.id}`, name: "ProtocolError" }, taskId: null }, durationMs, metadata);
+        return;
+      }
+      const retryAt = response.retryAt;
+      uow.append(run.id, version(), [{ type: "task.retry_scheduled", data: { taskId: task.id, error: errorOf(response.error, "Task failed"), retryAt: retryAt.toISOString() } }], metadata);
+      waitOn(task.id, "retry", retryAt);
+      return;
+    }
+    case "RESUME_WITH_PARALLEL_TASK": {
+      for (const child of response.childErrors) {
+        if (child.status === "ERROR" || child.status === "INVALID_PAYLOAD" || child.status === "UNRESOLVED_AUTH_ERROR") {
+          applyResponse(ctx, uow, run, tasks, child as RunJobResponse, durationMs, metadata);
+          return;
+        }
+      }
+      let earliest: Date | null = null;
+      for (const child of response.childErrors) {
+        if (child.status === "RETRY_WITH_TASK") {
+          const task = uow.state.tasks.get(child.task.id);
+          if (!task) continue;
+          uow.append(run.id, version(), [{ type: "task.retry_scheduled", data: { taskId: task.id, error: errorOf(child.error, "Task failed"), retryAt: child.retryAt.toISOString() } }], metadata);
+          if (!earliest || child.retryAt < earliest) earliest = child.retryAt;
+        } else if (child.status === "RESUME_WITH_TASK") {
+          const at = uow.state.tasks.get(child.task.id)?.delay_until ?? now;
+          if (!earliest || at < earliest) earliest = at;
+        }
+      }
+      const parent = uow.state.tasks.get(response.task.id);
+      waitOn(parent?.id ?? response.task.id, "parallel", earliest ?? now);
+      return;
+    }
+    case "CANCELED":
+      return; // the run was canceled while executing; cancel already recorded everything
+    case "YIELD_EXECUTION": {
+      const current = uow.state.runs.get(run.id)!;
+      if (current.yielded_executions.length + 1 > RUN_LIMITS.maxYields) {
+        endRun(uow, run, tasks, { type: "run.failed", error: { message: `Run has yielded too many times, the maximum is ${RUN_LIMITS.maxYields}`, name: "YieldLimitError" }, taskId: null }, durationMs, metadata);
+        return;
+      }
+      yieldNow("yield", { key: response.key });
+      return;
+    }
+    case "AUTO_YIELD_EXECUTION":
+      yieldNow("auto_yield", { location: response.location });
+      return;
+    case "AUTO_YIELD_EXECUTION_WITH_COMPLETED_TASK": {
+      const task = uow.state.tasks.get(response.id);
+      if (task && (task.status === "RUNNING" || task.status === "WAITING")) {
+        const output = response.output ?? null;
+        checkOutputSize(ctx, output, `output of task ${task.display_key ?? task.id}`);
+        uow.append(run.id, version(), [{ type: "task.completed", data: { taskId: task.id, output, properties: response.properties } }], metadata);
+      }
+      yieldNow("auto_yield", { location: "before_complete_task" });
+      return;
+    }
+    case "AUTO_YIELD_RATE_LIMIT":
+      yieldNow("rate_limit", { resumeAt: new Date(response.reset) });
+      return;
+  }
+}
+
+/** After a run of a concurrency-limited key stops executing, wakes the oldest runs waiting for a slot. */
+async function admitNext(ctx: CommandContext, key: string, limit: number): Promise<void> {
+  const { rows } = await ctx.pool.query<{ id: string }>(
+    `select id from baton.runs where concurrency_key = $1 and status in ('QUEUED', 'WAITING_TO_EXECUTE')
+       and (resume_at is null or resume_at <= now()) order by updated_at limit $2`,
+    [key, limit],
+  );
+  if (!rows.length) return;
+  const uow = new UnitOfWork();
+  for (const r of rows) uow.enqueue({ task: TASKS.executeRun, payload: { runId: r.id }, jobKey: `run:${r.id}` });
+  await uow.commit(ctx.pool);
+}

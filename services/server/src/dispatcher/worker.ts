@@ -1,0 +1,161 @@
+import { hostname } from "node:os";
+import { Logger as GraphileLogger, run, type Runner, type TaskList } from "graphile-worker";
+import type { CommandContext } from "../commands/context";
+import { deliverScheduledEvent, TASKS } from "../commands/ingest";
+import { fireScheduleSlot } from "../commands/schedules";
+import { UnitOfWork } from "../event-store/store";
+import { loadRun } from "../commands/load";
+import { executeRun, WORKER_STALE_MS } from "./execute-run";
+
+/** How often a process proves it is alive, and looks for runs of dead workers (ms). */
+const HEARTBEAT_MS = 1_000;
+/** graphile-worker's poll for future jobs (ms); local timers wake it precisely for jobs this process scheduled. */
+const POLL_INTERVAL_MS = 1_000;
+
+/** The dispatcher of one server process: graphile-worker tasks, liveness heartbeat, recovery, precise timers. */
+export interface Dispatcher {
+  /** Arms a timer that wakes the workers when a job scheduled for `at` comes due. */
+  wakeAt(at: Date): void;
+  /** Stops taking jobs, waits for running ones, removes this worker's liveness row. */
+  stop(): Promise<void>;
+}
+
+/** Registers this process in `baton.workers` (before any run can be claimed with its id). */
+export async function registerWorker(ctx: CommandContext): Promise<void> {
+  await ctx.pool.query(
+    `insert into baton.workers (id, hostname, pid) values ($1, $2, $3)
+     on conflict (id) do update set heartbeat_at = now()`,
+    [ctx.workerId, hostname(), process.pid],
+  );
+}
+
+/**
+ * Recovers runs left EXECUTING by a worker that stopped heartbeating (killed, crashed, partitioned) or by a dead
+ * process on this host: each gets `run.yielded {reason: "worker_lost"}` and a new execution job; its completed tasks
+ * stay cached and the task that was in flight runs again (at-least-once, with its stable idempotency key).
+ * @returns the ids of the recovered runs.
+ */
+export async function recoverLostRuns(ctx: CommandContext): Promise<string[]> {
+  const { rows: workers } = await ctx.pool.query<{ id: string; hostname: string; pid: number; stale: boolean }>(
+    `select id, hostname, pid, heartbeat_at < now() - make_interval(secs => $1::double precision / 1000) as stale
+     from baton.workers where id in (select distinct executing_worker_id from baton.runs where status = 'EXECUTING')`,
+    [WORKER_STALE_MS],
+  );
+  const dead = new Set(workers.filter((w) => w.id !== ctx.workerId && (w.stale || (w.hostname === hostname() && !pidAlive(w.pid)))).map((w) => w.id));
+  const { rows } = await ctx.pool.query<{ id: string; executing_worker_id: string | null }>(
+    `select r.id, r.executing_worker_id from baton.runs r
+     where r.status = 'EXECUTING' and (r.executing_worker_id = any($1::text[])
+       or not exists (select 1 from baton.workers w where w.id = r.executing_worker_id))
+       and r.executing_worker_id is distinct from $2`,
+    [[...dead], ctx.workerId],
+  );
+  const recovered: string[] = [];
+  for (const r of rows) {
+    const run = await loadRun(ctx.pool, r.id);
+    if (!run || run.status !== "EXECUTING" || run.executing_worker_id !== r.executing_worker_id) continue;
+    const uow = new UnitOfWork();
+    uow.state.runs.set(run.id, run);
+    uow.append(run.id, run.version, [{ type: "run.yielded", data: { reason: "worker_lost", resumeAt: null, executionDurationMs: 0 } }], {
+      actor: { type: "worker", id: ctx.workerId },
+    });
+    uow.enqueue({ task: TASKS.executeRun, payload: { runId: run.id }, jobKey: `run:${run.id}` });
+    try {
+      await uow.commit(ctx.pool);
+      recovered.push(run.id);
+    } catch {
+      // someone else changed the run first (its own worker came back, or another process recovered it)
+    }
+  }
+  if (dead.size) await ctx.pool.query("delete from baton.workers where id = any($1::text[]) and id <> $2", [[...dead], ctx.workerId]);
+  return recovered;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Starts graphile-worker with Baton's tasks (`baton.execute_run`, `baton.deliver_event`, `baton.schedule`), the
+ * heartbeat and the recovery sweep. Task handlers are idempotent, so graphile's at-least-once delivery is safe.
+ */
+export async function startDispatcher(ctx: CommandContext): Promise<Dispatcher> {
+  await registerWorker(ctx);
+  const taskList: TaskList = {
+    [TASKS.executeRun]: async (payload) => {
+      await executeRun(ctx, (payload as { runId: string }).runId);
+    },
+    [TASKS.deliverEvent]: async (payload) => {
+      await deliverScheduledEvent(ctx, (payload as { eventRecordId: string }).eventRecordId);
+    },
+    [TASKS.schedule]: async (payload) => {
+      await fireScheduleSlot(ctx, payload as { environmentId: string; jobSlug: string; scheduleHash: string; slot: string });
+    },
+  };
+  const graphileLog = ctx.log.child({ component: "graphile-worker" });
+  const runner: Runner = await run({
+    pgPool: ctx.pool,
+    concurrency: ctx.config.workerConcurrency,
+    noHandleSignals: true,
+    pollInterval: POLL_INTERVAL_MS,
+    taskList,
+    logger: new GraphileLogger(() => (level, message, meta) => {
+      if (level === "error") graphileLog.error(meta ?? {}, message);
+      else if (level === "warning") graphileLog.warn(meta ?? {}, message);
+      else graphileLog.debug(meta ?? {}, message);
+    }),
+  });
+
+  let stopped = false;
+  const timers = new Set<NodeJS.Timeout>();
+  const wake = (): void => {
+    if (stopped) return;
+    // the same notification graphile's add_job sends: every worker listening fetches due jobs now
+    ctx.pool.query(`select pg_notify('jobs:insert', '{"r":0,"count":1}')`).catch((error: unknown) => ctx.log.warn({ err: error }, "wake-up notify failed"));
+  };
+  const wakeAt = (at: Date): void => {
+    const delay = at.getTime() - Date.now();
+    if (stopped || delay > 2_147_000_000) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      wake();
+    }, Math.max(0, delay + 2));
+    timer.unref();
+    timers.add(timer);
+  };
+
+  let sweeping: Promise<void> = Promise.resolve();
+  const heartbeat = setInterval(() => {
+    sweeping = (async () => {
+      try {
+        await ctx.pool.query("update baton.workers set heartbeat_at = now() where id = $1", [ctx.workerId]);
+        const recovered = await recoverLostRuns(ctx);
+        if (recovered.length) ctx.log.warn({ runs: recovered }, "recovered runs of a lost worker");
+      } catch (error) {
+        if (!stopped) ctx.log.warn({ err: error }, "heartbeat/recovery failed");
+      }
+    })();
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  // a restarted process recovers its dead predecessor's runs at once (same host, dead pid)
+  sweeping = recoverLostRuns(ctx).then(
+    (r) => void (r.length && ctx.log.warn({ runs: r }, "recovered runs of a lost worker")),
+    (error: unknown) => ctx.log.warn({ err: error }, "recovery failed"),
+  );
+
+  return {
+    wakeAt,
+    async stop() {
+      stopped = true;
+      clearInterval(heartbeat);
+      for (const t of timers) clearTimeout(t);
+      await sweeping;
+      await runner.stop();
+      await ctx.pool.query("delete from baton.workers where id = $1", [ctx.workerId]).catch(() => undefined);
+    },
+  };
+}

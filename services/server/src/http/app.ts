@@ -1,0 +1,261 @@
+import {
+  API_VERSIONS,
+  CompleteTaskBodyInput,
+  FailTaskBody,
+  GetRunQuery,
+  HEADERS,
+  InvokeJobBody,
+  ListRunEventsQuery,
+  ListRunsQuery,
+  RegisterEndpointBody,
+  RunTaskBodyInput,
+  SendBulkEventsBody,
+  SendEventBody,
+  zodIssuesToDetails,
+  type ErrorBody,
+  type EventMetadata,
+} from "@baton/core";
+import { Hono, type Context } from "hono";
+import type { z } from "zod";
+import type { CommandContext } from "../commands/context";
+import { registerEndpoint, indexEndpoint } from "../commands/endpoints";
+import { cancelEvent, ingestEvents, toApiEventLog } from "../commands/ingest";
+import { invokeJob } from "../commands/invoke";
+import { loadRun, loadTasks } from "../commands/load";
+import { cancelRun, continueRun, rerunRun } from "../commands/runs";
+import { completeTask, completionOutput, createTask, failTask } from "../commands/tasks";
+import { ApiError, notFound, tooLarge } from "../errors";
+import { hashApiKey, type Environment } from "../keys";
+import { runStateAt } from "../projections/rebuild";
+import type { EventRecordRow } from "../projections/rows";
+import { listRunEvents, listRuns, toRunSummary, toRunView } from "../queries/runs";
+
+type Env = { Variables: { env: Environment; metadata: EventMetadata } };
+
+/** What the HTTP app needs besides the command context. */
+export interface AppDeps {
+  readonly ctx: CommandContext;
+  /** Environments by sha256 of their private key. */
+  readonly environmentsByKeyHash: ReadonlyMap<string, Environment>;
+}
+
+function errorBody(error: ApiError): ErrorBody {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details !== undefined ? { details: error.details as ErrorBody["error"]["details"] } : {}),
+    },
+  };
+}
+
+async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+  const declared = Number(c.req.header("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw tooLarge(`request body is ${declared} bytes; the limit is ${maxBytes} bytes (BATON_MAX_BODY_BYTES)`, maxBytes);
+  }
+  const text = await c.req.text();
+  if (Buffer.byteLength(text, "utf8") > maxBytes) {
+    throw tooLarge(`request body is larger than the limit of ${maxBytes} bytes (BATON_MAX_BODY_BYTES)`, maxBytes);
+  }
+  if (!text.trim()) throw new ApiError("bad_request", "request body is empty; a JSON body is required");
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ApiError("bad_request", `request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Parses input with a core schema. @throws ApiError 422 with the zod issue paths. */
+function validate<S extends z.ZodTypeAny>(schema: S, input: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const details = zodIssuesToDetails(parsed.error.issues);
+    throw new ApiError("validation_failed", `invalid ${what}: ${details.map((d) => `${d.path || "(root)"}: ${d.message}`).join("; ")}`, details);
+  }
+  return parsed.data;
+}
+
+function query(c: Context): Record<string, string> {
+  return Object.fromEntries(new URL(c.req.url).searchParams.entries());
+}
+
+/**
+ * The HTTP API (SPEC §5 and v2's SDK callback routes) as a hono app: bearer auth on every `/api` route, bodies
+ * validated by the core schemas, one JSON error envelope. Every success answers 200 (the v2 SDK accepts nothing
+ * else).
+ */
+export function createApp(deps: AppDeps): Hono<Env> {
+  const { ctx } = deps;
+  const app = new Hono<Env>();
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return c.json(errorBody(error), error.status as 400);
+    ctx.log.error({ err: error, path: c.req.path }, "unhandled error");
+    return c.json(errorBody(new ApiError("internal", "internal server error")), 500);
+  });
+  app.notFound((c) => c.json(errorBody(new ApiError("not_found", `no route ${c.req.method} ${c.req.path}`)), 404));
+
+  app.get("/healthz", async (c) => {
+    try {
+      await ctx.pool.query("select 1");
+      return c.json({ ok: true, database: "up", worker: ctx.workerId });
+    } catch (error) {
+      return c.json({ ok: false, database: "down", error: (error as Error).message }, 503);
+    }
+  });
+
+  app.use("/api/*", async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new ApiError("unauthorized", "missing or malformed Authorization header; send `Authorization: Bearer <api key>`");
+    const env = deps.environmentsByKeyHash.get(hashApiKey(match[1]!));
+    if (!env) throw new ApiError("unauthorized", "invalid API key");
+    c.set("env", env);
+    c.set("metadata", {
+      actor: { type: "api_key", environmentId: env.id, keyHint: env.keyHint },
+      route: `${c.req.method} ${c.req.routePath}`,
+      ...(c.req.header("traceparent") ? { traceparent: c.req.header("traceparent") } : {}),
+    });
+    await next();
+  });
+
+  // ---- events
+  const checkEventSize = (event: unknown, index?: number): void => {
+    const bytes = Buffer.byteLength(JSON.stringify(event), "utf8");
+    if (bytes > ctx.config.maxEventBytes) {
+      throw tooLarge(
+        `event${index === undefined ? "" : ` ${index}`} is ${bytes} bytes; the limit is ${ctx.config.maxEventBytes} bytes per event (BATON_MAX_EVENT_BYTES)`,
+        ctx.config.maxEventBytes,
+      );
+    }
+  };
+  app.post("/api/v1/events", async (c) => {
+    const body = validate(SendEventBody, await readJson(c, ctx.config.maxBodyBytes), "event");
+    checkEventSize(body.event);
+    const [result] = await ingestEvents(ctx, c.get("env"), [{ event: body.event, options: body.options }], c.get("metadata"));
+    return c.json(result);
+  });
+  app.post("/api/v1/events/bulk", async (c) => {
+    const body = validate(SendBulkEventsBody, await readJson(c, ctx.config.maxBodyBytes), "events");
+    body.events.forEach((e, i) => checkEventSize(e, i));
+    const results = await ingestEvents(ctx, c.get("env"), body.events.map((event) => ({ event, options: body.options })), c.get("metadata"));
+    return c.json(results);
+  });
+  app.post("/api/v1/events/:id/cancel", async (c) => {
+    const result = await cancelEvent(ctx, c.get("env"), c.req.param("id"), c.get("metadata"));
+    if (!result) throw notFound(`event ${c.req.param("id")}`);
+    return c.json(result);
+  });
+  app.get("/api/v2/events/:id", async (c) => {
+    const env = c.get("env");
+    const { rows } = await ctx.pool.query<EventRecordRow>("select * from baton.event_records where environment_id = $1 and event_id = $2", [env.id, c.req.param("id")]);
+    const record = rows[0];
+    if (!record) throw notFound(`event ${c.req.param("id")}`);
+    const { rows: runs } = await ctx.pool.query<{ id: string; status: string; started_at: Date | null; completed_at: Date | null }>(
+      "select id, status, started_at, completed_at from baton.runs where id = any($1::text[]) order by created_at",
+      [record.run_ids],
+    );
+    return c.json({
+      ...toApiEventLog(record),
+      createdAt: record.created_at,
+      updatedAt: record.updated_at,
+      runs: runs.map((r) => ({ id: r.id, status: r.status, startedAt: r.started_at, completedAt: r.completed_at })),
+    });
+  });
+
+  // ---- endpoints and jobs
+  app.post("/api/v1/endpoints", async (c) => {
+    const body = validate(RegisterEndpointBody, await readJson(c, ctx.config.maxBodyBytes), "endpoint");
+    const result = await registerEndpoint(ctx, c.get("env"), body.id, body.url, c.get("metadata"));
+    return c.json({ id: result.endpoint.slug, url: result.endpoint.url, indexedAt: result.endpoint.indexed_at, jobs: result.jobs });
+  });
+  app.post("/api/v1/endpoints/:id/index", async (c) => {
+    const env = c.get("env");
+    const { rows } = await ctx.pool.query<{ id: string }>("select id from baton.endpoints where environment_id = $1 and slug = $2", [env.id, c.req.param("id")]);
+    if (!rows[0]) throw notFound(`endpoint ${c.req.param("id")}`);
+    const result = await indexEndpoint(ctx, env, rows[0].id, c.get("metadata"));
+    return c.json({ id: result.endpoint.slug, url: result.endpoint.url, indexedAt: result.endpoint.indexed_at, jobs: result.jobs });
+  });
+  app.get("/api/v1/jobs", async (c) => {
+    const { rows } = await ctx.pool.query(
+      `select slug as id, name, current_version as version, latest_version as "latestVersion", trigger, enabled, concurrency_limit as "concurrencyLimit", updated_at as "updatedAt"
+       from baton.jobs where environment_id = $1 order by slug`,
+      [c.get("env").id],
+    );
+    return c.json({ jobs: rows });
+  });
+  app.post("/api/v1/jobs/:jobId/invoke", async (c) => {
+    const body = validate(InvokeJobBody, await readJson(c, ctx.config.maxBodyBytes), "invoke body");
+    checkEventSize(body);
+    return c.json(await invokeJob(ctx, c.get("env"), c.req.param("jobId"), body, c.req.header(HEADERS.idempotencyKey), c.get("metadata")));
+  });
+
+  // ---- runs
+  app.get("/api/v1/runs", async (c) => {
+    const q = validate(ListRunsQuery, query(c), "query");
+    return c.json(await listRuns(ctx.pool, c.get("env").id, q));
+  });
+  app.get("/api/v1/jobs/:jobId/runs", async (c) => {
+    const q = validate(ListRunsQuery, { ...query(c), jobId: c.req.param("jobId") }, "query");
+    return c.json(await listRuns(ctx.pool, c.get("env").id, q));
+  });
+  app.get("/api/v2/runs/:runId", async (c) => {
+    const q = validate(GetRunQuery, query(c), "query");
+    const runId = c.req.param("runId");
+    const run = await loadRun(ctx.pool, runId, c.get("env").id);
+    if (!run) throw notFound(`run ${runId}`);
+    const options = { subtasks: q.subtasks ?? true, details: q.taskdetails ?? true };
+    if (q.asOf) {
+      const snapshot = await runStateAt(ctx.pool, runId, q.asOf);
+      if (!snapshot.run) throw notFound(`run ${runId} as of position ${q.asOf}`);
+      return c.json({ ...toRunView(snapshot.run, snapshot.tasks, options), asOf: snapshot.position });
+    }
+    return c.json(toRunView(run, await loadTasks(ctx.pool, runId), options));
+  });
+  app.get("/api/v1/runs/:runId/events", async (c) => {
+    const q = validate(ListRunEventsQuery, query(c), "query");
+    const run = await loadRun(ctx.pool, c.req.param("runId"), c.get("env").id);
+    if (!run) throw notFound(`run ${c.req.param("runId")}`);
+    return c.json(await listRunEvents(ctx.pool, run.id, q.after, q.take));
+  });
+  app.post("/api/v1/runs/:runId/cancel", async (c) => {
+    const run = await cancelRun(ctx, c.get("env"), c.req.param("runId"), c.get("metadata"));
+    return c.json(toRunView(run, await loadTasks(ctx.pool, run.id), { subtasks: true, details: false }));
+  });
+  app.post("/api/v1/runs/:runId/continue", async (c) => {
+    const run = await continueRun(ctx, c.get("env"), c.req.param("runId"), c.get("metadata"));
+    return c.json({ id: run.id, status: run.status });
+  });
+  app.post("/api/v1/runs/:runId/rerun", async (c) => {
+    const run = await rerunRun(ctx, c.get("env"), c.req.param("runId"), c.get("metadata"));
+    return c.json({ ...toRunSummary(run), rerunOf: c.req.param("runId") });
+  });
+
+  // ---- SDK callbacks (v2)
+  app.post("/api/v1/runs/:runId/tasks", async (c) => {
+    const raw = await readJson(c, ctx.config.maxBodyBytes);
+    const body = validate(RunTaskBodyInput, { ...(raw as object), idempotencyKey: c.req.header(HEADERS.idempotencyKey) ?? (raw as { idempotencyKey?: unknown })?.idempotencyKey }, "task");
+    const task = await createTask(ctx, c.get("env"), c.req.param("runId"), body.idempotencyKey, body, c.get("metadata"));
+    const version = c.req.header(HEADERS.apiVersion);
+    if (version === API_VERSIONS.LAZY_LOADED_CACHED_TASKS) {
+      // v2 clients that send Trigger-Version get it back and expect {task, cachedTasks?}
+      c.header(HEADERS.apiVersion, version);
+      return c.json({ task });
+    }
+    return c.json(task);
+  });
+  app.post("/api/v1/runs/:runId/tasks/:taskId/complete", async (c) => {
+    const raw = await readJson(c, ctx.config.maxBodyBytes);
+    const version = c.req.header(HEADERS.apiVersion);
+    const body = validate(CompleteTaskBodyInput, typeof (raw as { output?: unknown })?.output === "string" || (raw as { output?: unknown })?.output === undefined ? raw : { ...(raw as object), output: undefined }, "completion");
+    const output = completionOutput({ ...body, output: (raw as { output?: unknown }).output } as never, version);
+    return c.json(await completeTask(ctx, c.get("env"), c.req.param("runId"), c.req.param("taskId"), output, body, c.get("metadata")));
+  });
+  app.post("/api/v1/runs/:runId/tasks/:taskId/fail", async (c) => {
+    const body = validate(FailTaskBody, await readJson(c, ctx.config.maxBodyBytes), "failure");
+    return c.json(await failTask(ctx, c.get("env"), c.req.param("runId"), c.req.param("taskId"), body, c.get("metadata")));
+  });
+
+  return app;
+}
