@@ -165,7 +165,8 @@ export function deserializeOutput(output: unknown, outputMeta: unknown): unknown
 
 /**
  * JSON value of a run's final output (the v2 `SUCCESS.output`): superjson's `json` part, so BigInt and Map do not
- * throw; the run output has no meta on the wire.
+ * throw; the run output has no meta on the wire, so an `undefined` property is left out (as JSON and v2 do) rather
+ * than turned into `null`.
  */
 export function toRunOutputJson(value: unknown): unknown {
   const bad = findUnserializable(value);
@@ -174,7 +175,23 @@ export function toRunOutputJson(value: unknown): unknown {
       retryable: false,
     });
   }
-  return value === undefined ? undefined : superjson.serialize(value).json;
+  return value === undefined ? undefined : dropUndefinedProperties(value, superjson.serialize(value).json);
+}
+
+/** Deletes from `json` (superjson's `json` of `value`) the plain-object properties that are `undefined` in `value`. */
+function dropUndefinedProperties(value: unknown, json: unknown): unknown {
+  if (typeof value !== "object" || value === null || typeof json !== "object" || json === null) return json;
+  if (Array.isArray(value)) {
+    if (Array.isArray(json)) value.forEach((item, i) => dropUndefinedProperties(item, json[i]));
+    return json;
+  }
+  if (!PLAIN_PROTOTYPES.has(Object.getPrototypeOf(value))) return json;
+  const target = json as Record<string, unknown>;
+  for (const [key, item] of Object.entries(value)) {
+    if (item === undefined) delete target[key];
+    else dropUndefinedProperties(item, target[key]);
+  }
+  return json;
 }
 
 function formatBytes(bytes: number): string {

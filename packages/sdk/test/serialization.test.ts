@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BatonError, deserializeOutput, serializeOutput } from "../src/index";
+import { toRunOutputJson } from "../src/serialization";
 
 function roundTrip(value: unknown): unknown {
   const s = serializeOutput("k", value);
@@ -77,5 +78,12 @@ describe("task output serialization", () => {
   it("rejects outputs over the limit, naming the limit", () => {
     expect(() => serializeOutput("big", "x".repeat(3 * 1024 * 1024 + 1))).toThrow(/over the limit of 3145728 bytes \(3 MiB\)/);
     expect(() => serializeOutput("small", "x".repeat(20), 10)).toThrow(/"small".*limit of 10 bytes/);
+  });
+});
+
+describe("run output JSON", () => {
+  it("leaves out undefined object properties, as JSON does, instead of turning them into null", () => {
+    const output = toRunOutputJson({ u: undefined, n: null, s: "", nested: { u: undefined, x: 1 }, list: [{ u: undefined }, undefined] });
+    expect(JSON.stringify(output)).toBe('{"n":null,"s":"","nested":{"x":1},"list":[{},null]}');
   });
 });
