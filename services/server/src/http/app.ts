@@ -21,7 +21,7 @@ import type { CommandContext } from "../commands/context";
 import { registerEndpoint, indexEndpoint } from "../commands/endpoints";
 import { cancelEvent, ingestEvents, toApiEventLog } from "../commands/ingest";
 import { invokeJob } from "../commands/invoke";
-import { loadRun, loadTasks } from "../commands/load";
+import { loadJob, loadRun, loadTasks } from "../commands/load";
 import { cancelRun, continueRun, rerunRun } from "../commands/runs";
 import { completeTask, completionOutput, createTask, failTask } from "../commands/tasks";
 import { ApiError, notFound, tooLarge } from "../errors";
@@ -198,6 +198,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
   app.get("/api/v1/jobs/:jobId/runs", async (c) => {
     const q = validate(ListRunsQuery, { ...query(c), jobId: c.req.param("jobId") }, "query");
+    // an unknown job (also another environment's) is 404, not an empty list
+    if (!(await loadJob(ctx.pool, c.get("env").id, c.req.param("jobId")))) throw notFound(`job ${c.req.param("jobId")}`);
     return c.json(await listRuns(ctx.pool, c.get("env").id, q));
   });
   app.get("/api/v2/runs/:runId", async (c) => {
