@@ -109,7 +109,8 @@ async function main(): Promise<number> {
     log,
     pgDataDir: path.join(process.cwd(), ".baton", "demo", "pgdata"),
     mailDir: process.env["BATON_MAIL_DIR"] ?? path.join(process.cwd(), ".baton", "demo", "mail"),
-    logLevel: process.env["LOG_LEVEL"] ?? "warn",
+    // The server reads LOG_LEVEL itself; without it the demo keeps the server quiet.
+    ...(process.env["LOG_LEVEL"] ? {} : { logLevel: "warn" as const }),
   });
   const onSignal = (signal: NodeJS.Signals): void => {
     log(`${signal}: stopping…`);

@@ -9,7 +9,7 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createExampleApp, WAIT_SECONDS, type ExampleApp } from "@baton/example";
-import { migrate, resolvePostgres, startServer } from "@baton/server";
+import { migrate, resolvePostgres, startServer, type StartServerOptions } from "@baton/server";
 
 /** Options of {@link startStack}. */
 export interface StartStackOptions {
@@ -20,7 +20,7 @@ export interface StartStackOptions {
   /** Mail folder of the example's SMTP server; default BATON_MAIL_DIR, else `.baton/mail`. */
   readonly mailDir?: string;
   /** Server log level (pino); default LOG_LEVEL, else the server's default. */
-  readonly logLevel?: string;
+  readonly logLevel?: StartServerOptions["logLevel"];
   /** One line per step. */
   readonly log: (message: string) => void;
 }
@@ -51,13 +51,16 @@ export async function startStack(options: StartStackOptions): Promise<Stack> {
     }
   };
   try {
-    if (!process.env["DATABASE_URL"]) log("starting embedded Postgres… (the first start initialises it, which takes a few seconds)");
+    if (!process.env["DATABASE_URL"]) log("starting embedded Postgres… (a few seconds more on the first start, which initialises it)");
     const postgres = await resolvePostgres({ log, ...(options.pgDataDir ? { dataDir: options.pgDataDir } : {}) });
     stops.push({ name: "Postgres", stop: postgres.stop });
     const { applied } = await migrate(postgres.connectionString);
     if (applied.length > 0) log(`applied ${applied.length} migration(s)`);
-    const logLevel = options.logLevel ?? process.env["LOG_LEVEL"];
-    const server = await startServer({ connectionString: postgres.connectionString, port: options.port, ...(logLevel ? { logLevel } : {}) });
+    const server = await startServer({
+      connectionString: postgres.connectionString,
+      port: options.port,
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    });
     stops.push({ name: "server", stop: server.close });
     const app = await createExampleApp({
       connectionString: postgres.connectionString,

@@ -65,9 +65,11 @@ const SCHEMA_LOCK_KEY = 7_402_901_555;
  * @param connectionString libpq connection string of the database that holds schema `example`
  */
 export function createExampleDb(connectionString: string): Kysely<ExampleDatabase> {
-  return new Kysely<ExampleDatabase>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString, max: 5 }) }),
-  });
+  const pool = new pg.Pool({ connectionString, max: 5 });
+  // An idle client losing its connection (Postgres restarted or stopped) must not crash the app: pg emits it on
+  // the pool, and the next query opens a new connection.
+  pool.on("error", (error) => console.warn(`[example] idle Postgres connection lost: ${error.message}`));
+  return new Kysely<ExampleDatabase>({ dialect: new PostgresDialect({ pool }) });
 }
 
 /**
