@@ -76,6 +76,17 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
+/** The parent pid of a process (Linux /proc), or undefined when unknown. An orphan's parent is 1 (or a subreaper). */
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -86,16 +97,23 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
 }
 
 /**
- * Recovers a data directory left behind by a killed process: when `postmaster.pid` names a live postmaster
- * (an orphan of a SIGKILLed Baton), it is shut down (SIGINT = fast shutdown, then SIGQUIT); when it names a dead
- * process, the stale lock file is removed so the next start succeeds.
+ * Recovers a data directory left behind by a killed process: when `postmaster.pid` names a live postmaster whose
+ * owner died (an orphan of a SIGKILLed Baton), it is shut down (SIGINT = fast shutdown, then SIGQUIT); when it names
+ * a dead process, the stale lock file is removed so the next start succeeds.
+ * @throws when the postmaster still has a live owner (another Baton is running on the same data directory).
  */
 export async function recoverStaleLock(dataDir: string, log: (message: string) => void): Promise<void> {
   const pidFile = path.join(dataDir, "postmaster.pid");
   if (!existsSync(pidFile)) return;
   const pid = Number.parseInt(readFileSync(pidFile, "utf8").split("\n")[0] ?? "", 10);
   if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid)) {
-    log(`embedded Postgres from an earlier run is still running (pid ${pid}); shutting it down`);
+    const owner = parentPid(pid);
+    if (owner !== undefined && owner > 1 && isProcessAlive(owner)) {
+      throw new Error(
+        `the embedded Postgres in ${dataDir} is in use by another running process (pid ${owner}); stop it first, or set DATABASE_URL`,
+      );
+    }
+    log(`embedded Postgres from an earlier run is still running without its owner (pid ${pid}); shutting it down`);
     process.kill(pid, "SIGINT");
     if (!(await waitForExit(pid, 15_000))) {
       process.kill(pid, "SIGQUIT");
