@@ -213,6 +213,8 @@ export type RunTaskWithSubtasks = {
   noop?: boolean | undefined;
   attempts?: number | undefined;
   delayUntil?: Date | null | undefined;
+  /** With `taskdetails`: the task's description (a log's message). */
+  description?: string | null | undefined;
   params?: Json | null | undefined;
   output?: Json | null | undefined;
   error?: ErrorWithStack | null | undefined;
@@ -231,6 +233,7 @@ export const RunTaskWithSubtasks: z.ZodType<RunTaskWithSubtasks> = z.lazy(() =>
     noop: z.boolean().optional(),
     attempts: z.number().int().optional(),
     delayUntil: z.coerce.date().nullish(),
+    description: z.string().nullish(),
     params: Json.nullish(),
     output: Json.nullish(),
     error: ErrorWithStack.nullish(),

@@ -42,6 +42,7 @@ function toTaskView(t: TaskRow, details: boolean): RunTaskWithSubtasks {
     delayUntil: t.delay_until,
     ...(details
       ? {
+          description: t.description,
           params: (t.params as RunTaskWithSubtasks["params"]) ?? null,
           output: t.status === "COMPLETED" ? ((parseJson(t.output) ?? null) as RunTaskWithSubtasks["output"]) : null,
           error: (t.error as RunTaskWithSubtasks["error"]) ?? null,
