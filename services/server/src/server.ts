@@ -9,6 +9,8 @@ import { newId } from "./ids";
 import { ensureEnvironments, loadSecret, type Environment } from "./keys";
 import { createLogger } from "./logger";
 import { migrate } from "./db/migrate";
+import { startTraceExporter, type TraceExporter } from "./telemetry/trace-exporter";
+import type { TracerProvider } from "@opentelemetry/api";
 
 /** Options of {@link startServer}; anything not given comes from the environment variables of SPEC §9. */
 export interface StartServerOptions extends Partial<Omit<ServerConfig, "dispatcher">> {
@@ -22,6 +24,13 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, "dispatch
   readonly secretDir?: string;
   /** A logger to use instead of a new pino logger. */
   readonly logger?: Logger;
+  /**
+   * Export each ended run as a trace through this OTel tracer provider (configured by the entry point: `main.ts` wires
+   * the OTLP exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` is set). Unset: no trace export.
+   */
+  readonly tracerProvider?: TracerProvider;
+  /** Poll interval of the trace exporter (ms, default 1000). */
+  readonly traceExportIntervalMs?: number;
 }
 
 /** A running Baton server (API + dispatcher). */
@@ -74,9 +83,13 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
     environments: byId,
     log,
     workerId,
+    activeRuns: new Set(),
     onJobScheduled: (at) => dispatcher?.wakeAt(at),
   };
   if (config.dispatcher) dispatcher = await startDispatcher(ctx);
+  const traces: TraceExporter | undefined = options.tracerProvider
+    ? startTraceExporter({ pool, tracerProvider: options.tracerProvider, log, intervalMs: options.traceExportIntervalMs })
+    : undefined;
   const app = createApp({ ctx, environmentsByKeyHash: byKeyHash });
   const { server, port } = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => resolve({ server: s, port: info.port }));
@@ -103,6 +116,7 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
           (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         });
         await dispatcher?.stop();
+        await traces?.stop();
         closed = true;
         await pool.end();
         log.info("baton server stopped");

@@ -11,6 +11,8 @@ export interface CommandContext {
   readonly environments: ReadonlyMap<string, Environment>;
   readonly log: Logger;
   readonly workerId: string;
+  /** Runs this process is executing right now (an EXECUTING run of this worker that is not here was abandoned). */
+  readonly activeRuns: Set<string>;
   /** Called after a commit that enqueued jobs due at `runAt` (in the future): arms a precise local timer. */
   readonly onJobScheduled?: (runAt: Date) => void;
 }

@@ -151,6 +151,16 @@ function cachedTasks(tasks: readonly TaskRow[]): { tasks: CachedTask[]; noopKeys
  */
 export async function executeRun(ctx: CommandContext, runId: string): Promise<void> {
   const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
+  if (ctx.activeRuns.has(runId)) return; // this process executes it right now
+  ctx.activeRuns.add(runId);
+  try {
+    await executeClaimed(ctx, runId, metadata);
+  } finally {
+    ctx.activeRuns.delete(runId);
+  }
+}
+
+async function executeClaimed(ctx: CommandContext, runId: string, metadata: EventMetadata): Promise<void> {
   const claim = await retryOnConflict(() => claimRun(ctx, runId, metadata));
   if (!claim) return;
   const { state, env, claimedAt } = claim;
@@ -192,8 +202,11 @@ async function claimRun(
   for (const t of state.tasks) uow.state.tasks.set(t.id, t);
   switch (run.status) {
     case "EXECUTING":
-      // exclusive: another live execution owns it; a dead worker's runs are recovered by the sweeper
-      return undefined;
+      // exclusive: a live execution owns it (a dead worker's runs are recovered by the sweeper). The one exception is
+      // this very worker with no execution of it in flight: an earlier attempt died between claim and apply.
+      if (run.executing_worker_id !== ctx.workerId) return undefined;
+      uow.append(run.id, run.version, [{ type: "run.yielded", data: { reason: "worker_lost", resumeAt: null, executionDurationMs: 0 } }], metadata);
+      break;
     case "WAITING_TO_CONTINUE": {
       if (run.resume_at && run.resume_at.getTime() > now.getTime()) {
         reschedule(ctx, uow, run.id, run.resume_at);
