@@ -29,6 +29,8 @@ import { hashApiKey, type Environment } from "../keys";
 import { runStateAt } from "../projections/rebuild";
 import type { EventRecordRow } from "../projections/rows";
 import { listRunEvents, listRuns, toRunSummary, toRunView } from "../queries/runs";
+import { createDashboard } from "../dashboard/index";
+import { createMetricsRoutes } from "../telemetry/metrics";
 
 type Env = { Variables: { env: Environment; metadata: EventMetadata } };
 
@@ -258,6 +260,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const body = validate(FailTaskBody, await readJson(c, ctx.config.maxBodyBytes), "failure");
     return c.json(await failTask(ctx, c.get("env"), c.req.param("runId"), c.req.param("taskId"), body, c.get("metadata")));
   });
+
+  // ---- unauthenticated Prometheus metrics, and the dashboard (its own session login; only its own paths)
+  app.route("/", createMetricsRoutes(ctx));
+  app.route("/", createDashboard(deps));
 
   return app;
 }
