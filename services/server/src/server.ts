@@ -1,4 +1,5 @@
 import { serve, type ServerType } from "@hono/node-server";
+import type { TracerProvider } from "@opentelemetry/api";
 import pg from "pg";
 import type { Logger } from "pino";
 import { configFromEnv, ServerConfig } from "./config";
@@ -10,7 +11,6 @@ import { ensureEnvironments, loadSecret, type Environment } from "./keys";
 import { createLogger } from "./logger";
 import { migrate } from "./db/migrate";
 import { startTraceExporter, type TraceExporter } from "./telemetry/trace-exporter";
-import type { TracerProvider } from "@opentelemetry/api";
 
 /** Options of {@link startServer}; anything not given comes from the environment variables of SPEC §9. */
 export interface StartServerOptions extends Partial<Omit<ServerConfig, "dispatcher">> {

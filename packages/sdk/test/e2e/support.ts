@@ -1,5 +1,5 @@
 import { eventTrigger, type IO, type TriggerClient } from "../../src/index";
-import type { E2E } from "../../../services/server/test/e2e/helpers";
+import type { E2E } from "../../../../services/server/test/e2e/helpers";
 
 /** Defines a job triggered by the event of the same name; `run` gets the raw payload. */
 export function defineTestJob(client: TriggerClient, id: string, run: (payload: any, io: IO) => Promise<unknown>): void {

@@ -82,8 +82,9 @@ export function createMetrics(ctx: CommandContext): Metrics {
   dispatcherErrors.inc({ kind: "timed_out" }, 0);
 
   // events before this process started were not caused by its worker id: start at the current end of the store
-  let checkpoint: Promise<string> = ctx.pool
-    .query<{ p: string }>("select coalesce(max(position), 0)::text as p from baton.events")
+  // (read on the next tick: creating the routes touches no dependency)
+  let checkpoint: Promise<string> = Promise.resolve()
+    .then(() => ctx.pool.query<{ p: string }>("select coalesce(max(position), 0)::text as p from baton.events"))
     .then(
       (r) => r.rows[0]?.p ?? "0",
       () => "0",
