@@ -1,16 +1,32 @@
 /**
  * `npm run server`: the Baton server alone (API + dispatcher) on `DATABASE_URL` or the embedded Postgres in
- * `.baton/pgdata`. SIGINT/SIGTERM drain gracefully, then stop the embedded Postgres.
+ * `.baton/pgdata`. SIGINT/SIGTERM drain gracefully, then stop the embedded Postgres. With
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` set, every ended run is exported as a trace over OTLP/HTTP (the only place the OTel
+ * SDK is wired; the rest of the server uses `@opentelemetry/api`).
  */
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { resolvePostgres } from "./db/postgres";
 import { createLogger } from "./logger";
 import { startServer } from "./server";
+import { DeterministicIdGenerator } from "./telemetry/ids";
 
 const log = createLogger(process.env.LOG_LEVEL ?? "info");
 const postgres = await resolvePostgres({ log: (m) => log.info(m) });
+// the exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces) and OTEL_EXPORTER_OTLP_HEADERS itself
+const tracerProvider = process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+  ? new BasicTracerProvider({
+      resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME || "baton" }),
+      // span ids derived from run and task ids: a run exported twice keeps its ids
+      idGenerator: new DeterministicIdGenerator(),
+      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    })
+  : undefined;
+if (tracerProvider) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, "exporting run traces over OTLP/HTTP");
 let server: Awaited<ReturnType<typeof startServer>> | undefined;
 try {
-  server = await startServer({ connectionString: postgres.connectionString, logger: log });
+  server = await startServer({ connectionString: postgres.connectionString, logger: log, tracerProvider });
 } catch (error) {
   log.fatal({ err: error }, "baton server failed to start");
   await postgres.stop();
@@ -29,6 +45,7 @@ const shutdown = (signal: string): void => {
   log.info({ signal }, "shutting down");
   void (async () => {
     await server?.close();
+    await tracerProvider?.shutdown().catch((error: unknown) => log.warn({ err: error }, "trace export flush failed"));
     await postgres.stop();
     process.exit(0);
   })();
