@@ -16,6 +16,7 @@ import {
   type EventMetadata,
 } from "@baton/core";
 import { Hono, type Context } from "hono";
+import { routePath } from "hono/route";
 import type { z } from "zod";
 import type { CommandContext } from "../commands/context";
 import { registerEndpoint, indexEndpoint } from "../commands/endpoints";
@@ -116,7 +117,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
     c.set("env", env);
     c.set("metadata", {
       actor: { type: "api_key", environmentId: env.id, keyHint: env.keyHint },
-      route: `${c.req.method} ${c.req.routePath}`,
+      // the handler's pattern (`c.req.routePath` here would be this middleware's "/api/*")
+      route: `${c.req.method} ${routePath(c, -1)}`,
       ...(c.req.header("traceparent") ? { traceparent: c.req.header("traceparent") } : {}),
     });
     await next();
