@@ -14,6 +14,7 @@ import {
   zodIssuesToDetails,
   type ErrorBody,
   type EventMetadata,
+  type GetRunStatusesResponse,
 } from "@baton/core";
 import { Hono, type Context } from "hono";
 import { routePath } from "hono/route";
@@ -218,6 +219,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
       return c.json({ ...toRunView(snapshot.run, snapshot.tasks, options), asOf: snapshot.position });
     }
     return c.json(toRunView(run, await loadTasks(ctx.pool, runId), options));
+  });
+  app.get("/api/v2/runs/:runId/statuses", async (c) => {
+    // v2 client.getRunStatuses(); Baton keeps no status records yet (GetRun's `statuses` is [] as well)
+    const run = await loadRun(ctx.pool, c.req.param("runId"), c.get("env").id);
+    if (!run) throw notFound(`run ${c.req.param("runId")}`);
+    const view = toRunView(run, [], { subtasks: false, details: false });
+    const body: GetRunStatusesResponse = { run: { id: view.id, status: view.status, output: view.output }, statuses: view.statuses };
+    return c.json(body);
   });
   app.get("/api/v1/runs/:runId/events", async (c) => {
     const q = validate(ListRunEventsQuery, query(c), "query");
