@@ -151,7 +151,14 @@ function cachedTasks(tasks: readonly TaskRow[]): { tasks: CachedTask[]; noopKeys
  */
 export async function executeRun(ctx: CommandContext, runId: string): Promise<void> {
   const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
-  if (ctx.activeRuns.has(runId)) return; // this process executes it right now
+  if (ctx.activeRuns.has(runId)) {
+    // This process executes it right now. The job may be the next step that execution just committed (a retry or
+    // resume due at once can be fetched before the execution returns): look again shortly instead of dropping it.
+    const uow = new UnitOfWork();
+    reschedule(ctx, uow, runId, new Date(Date.now() + 100));
+    await uow.commit(ctx.pool);
+    return;
+  }
   ctx.activeRuns.add(runId);
   try {
     await executeClaimed(ctx, runId, metadata);
