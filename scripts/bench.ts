@@ -1,0 +1,762 @@
+/**
+ * `npm run bench` (issue #7): Baton's throughput, latency, wait precision, ingest and memory, measured the way a user
+ * runs it (Postgres, the server and an `@baton/sdk` endpoint in separate processes talking HTTP), side by side with
+ * DBOS and raw graphile-worker on the same Postgres in the same run. Prints one table and writes
+ * `bench-results/latest.json`.
+ *
+ *   npm run bench                 full run (several minutes)
+ *   npm run bench -- --quick      about a minute
+ *   npm run bench -- --smoke      tiny sizes (the test in scripts/test keeps this working)
+ *   --profile                     node --cpu-prof on the server and endpoint children; pg_stat_statements summary
+ *   --no-peers                    skip DBOS and graphile-worker
+ *   --out <file>                  where to write the JSON (default bench-results/latest.json)
+ *
+ * Postgres: DATABASE_URL (a fresh database `baton_bench_<random>` is created on that server and dropped after, when
+ * allowed), else an embedded Postgres in a throwaway temp directory (never `.baton/pgdata`).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { BENCH_EVENTS, BENCH_JOBS, TWENTY } from "./bench/endpoint";
+import { graphileNoopJobsPerSecond } from "./bench/graphile";
+import { startBenchPostgres } from "./bench/postgres";
+import { summarizeCpuProfile } from "./bench/profile";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+type Mode = "full" | "quick" | "smoke";
+
+interface Sizes {
+  reps: number;
+  /** runs per repetition of metric 1 */
+  runsOne: number;
+  /** runs (of 20 tasks) per repetition of metric 2 */
+  runsTwenty: number;
+  latencySamples: number;
+  waitRuns: number;
+  ingestSingle: number;
+  ingestBulk: number;
+  bulkBatch: number;
+  waitingForRss: number;
+  dbosOne: number;
+  dbosTwenty: number;
+  graphileJobs: number;
+  /** in-flight workflows / server worker concurrency */
+  concurrency: number;
+}
+
+const SIZES: Record<Mode, Sizes> = {
+  full: {
+    reps: 3,
+    runsOne: 1500,
+    runsTwenty: 150,
+    latencySamples: 200,
+    waitRuns: 1000,
+    ingestSingle: 4000,
+    ingestBulk: 20000,
+    bulkBatch: 100,
+    waitingForRss: 10000,
+    dbosOne: 2000,
+    dbosTwenty: 150,
+    graphileJobs: 20000,
+    concurrency: 32,
+  },
+  quick: {
+    reps: 1,
+    runsOne: 300,
+    runsTwenty: 20,
+    latencySamples: 40,
+    waitRuns: 200,
+    ingestSingle: 500,
+    ingestBulk: 3000,
+    bulkBatch: 100,
+    waitingForRss: 1000,
+    dbosOne: 500,
+    dbosTwenty: 25,
+    graphileJobs: 3000,
+    concurrency: 32,
+  },
+  smoke: {
+    reps: 1,
+    runsOne: 10,
+    runsTwenty: 2,
+    latencySamples: 3,
+    waitRuns: 5,
+    ingestSingle: 30,
+    ingestBulk: 100,
+    bulkBatch: 50,
+    waitingForRss: 10,
+    dbosOne: 10,
+    dbosTwenty: 2,
+    graphileJobs: 100,
+    concurrency: 8,
+  },
+};
+
+const TERMINAL_BAD = ["FAILURE", "TIMED_OUT", "CANCELED", "INVALID_PAYLOAD"];
+
+// ---------------------------------------------------------------------------------------------------------------
+// small helpers
+
+const t0 = performance.now();
+function progress(message: string): void {
+  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${message}\n`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function median(values: readonly number[]): number {
+  const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (!finite.length) return Number.NaN;
+  const mid = finite.length >> 1;
+  return finite.length % 2 ? finite[mid]! : (finite[mid - 1]! + finite[mid]!) / 2;
+}
+
+/** Nearest-rank percentile. */
+function percentile(values: readonly number[], p: number): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (!sorted.length) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+const round = (v: number, digits = 1): number => (Number.isFinite(v) ? Number(v.toFixed(digits)) : v);
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+
+/** POSTs JSON over a keep-alive agent (lighter than fetch for a load generator). */
+function postJson(baseUrl: string, route: string, body: unknown, apiKey: string): Promise<{ status: number; body: string }> {
+  const url = new URL(route, baseUrl);
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", "content-length": payload.length },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/** Runs `count` calls of `fn` with at most `concurrency` in flight. */
+async function drive(count: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, lane));
+}
+
+/** A child process started with `node --import tsx`, its output read line by line. */
+interface Child {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  /** last lines of output, for error messages */
+  readonly tail: string[];
+  /** resolves with the first stdout line matching `test` */
+  waitForLine(test: (line: string) => boolean, timeoutMs: number): Promise<string>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it exited */
+  stop(graceMs?: number): Promise<void>;
+  readonly exited: Promise<number | null>;
+}
+
+function spawnTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): Child {
+  const proc = spawn(process.execPath, [...nodeFlags, "--import", "tsx", script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  if (proc.pid === undefined) throw new Error(`could not start ${name}`);
+  const tail: string[] = [];
+  const waiters = new Set<{ test: (line: string) => boolean; resolve: (line: string) => void }>();
+  const onLine = (line: string): void => {
+    tail.push(line);
+    if (tail.length > 60) tail.shift();
+    for (const w of waiters) {
+      if (w.test(line)) {
+        waiters.delete(w);
+        w.resolve(line);
+      }
+    }
+    if (/"level":(50|60)/.test(line)) progress(`${name}: ${line.slice(0, 300)}`);
+  };
+  createInterface({ input: proc.stdout! }).on("line", onLine);
+  createInterface({ input: proc.stderr! }).on("line", (line) => {
+    onLine(line);
+    if (process.env["BENCH_VERBOSE"]) progress(`${name} stderr: ${line}`);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  return {
+    name,
+    proc,
+    pid: proc.pid,
+    tail,
+    exited,
+    waitForLine(test, timeoutMs) {
+      const found = tail.find(test);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const w = { test, resolve };
+        waiters.add(w);
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`${name} did not start within ${timeoutMs} ms; its output:\n${tail.join("\n")}`));
+        }, timeoutMs);
+        void exited.then((code) => {
+          if (!waiters.has(w)) return;
+          waiters.delete(w);
+          clearTimeout(timer);
+          reject(new Error(`${name} exited with ${code}; its output:\n${tail.join("\n")}`));
+        });
+        const resolveOnce = w.resolve;
+        w.resolve = (line) => {
+          clearTimeout(timer);
+          resolveOnce(line);
+        };
+      });
+    },
+    async stop(graceMs = 15_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+  return kb ? Number(kb) / 1024 : Number.NaN;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Postgres
+
+// ---------------------------------------------------------------------------------------------------------------
+// Baton: the server and the endpoint in their own processes
+
+interface Stack {
+  readonly server: Child;
+  readonly endpoint: Child;
+  readonly apiUrl: string;
+  readonly apiKey: string;
+  readonly db: pg.Pool;
+  readonly profileDir: string | undefined;
+}
+
+async function startStack(pgUrl: string, sizes: Sizes, profile: boolean): Promise<Stack> {
+  const apiKey = `tr_dev_bench${randomBytes(8).toString("hex")}`;
+  const profileDir = profile ? path.join(ROOT, "bench-results", "profiles") : undefined;
+  if (profileDir) {
+    rmSync(profileDir, { recursive: true, force: true });
+    mkdirSync(profileDir, { recursive: true });
+  }
+  // one directory per child: the tsx loader's worker thread writes its own profile too (thread id 1)
+  const cpuProf = (name: string): string[] => (profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.join(profileDir, name)] : []);
+  const server = spawnTsx(
+    "server",
+    "services/server/src/main.ts",
+    {
+      DATABASE_URL: pgUrl,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: process.env["LOG_LEVEL"] ?? "warn",
+      BATON_API_KEY: apiKey,
+      BATON_PROD_API_KEY: `tr_prod_bench${randomBytes(8).toString("hex")}`,
+      BATON_SECRET: `bench-secret-${randomBytes(12).toString("hex")}`,
+      BATON_WORKER_CONCURRENCY: String(sizes.concurrency),
+    },
+    cpuProf("server"),
+  );
+  const line = await server.waitForLine((l) => /Baton is running at (\S+)/.test(l), 60_000);
+  const apiUrl = /Baton is running at (\S+)/.exec(line)![1]!;
+  progress(`server pid ${server.pid} at ${apiUrl}`);
+  const endpoint = spawnTsx(
+    "endpoint",
+    "scripts/bench/endpoint.ts",
+    { BENCH_ROLE: "endpoint", BATON_API_KEY: apiKey, BATON_API_URL: apiUrl, BENCH_CLIENT_ID: "bench-app" },
+    cpuProf("endpoint"),
+  );
+  const endpointLine = await endpoint.waitForLine((l) => l.startsWith("{") && l.includes('"url"'), 60_000);
+  const endpointUrl = (JSON.parse(endpointLine) as { url: string }).url;
+  const registered = await postJson(apiUrl, "/api/v1/endpoints", { id: "bench-app", url: endpointUrl }, apiKey);
+  if (registered.status !== 200) throw new Error(`registering the endpoint failed: ${registered.status} ${registered.body}`);
+  progress(`endpoint pid ${endpoint.pid} at ${endpointUrl}, registered`);
+  const db = new pg.Pool({ connectionString: pgUrl, max: 4 });
+  return { server, endpoint, apiUrl, apiKey, db, profileDir };
+}
+
+async function sendEvent(stack: Stack, name: string, payload: unknown, id?: string): Promise<void> {
+  const r = await postJson(stack.apiUrl, "/api/v1/events", { event: { name, payload, ...(id ? { id } : {}) } }, stack.apiKey);
+  if (r.status !== 200) throw new Error(`POST /api/v1/events: ${r.status} ${r.body.slice(0, 500)}`);
+}
+
+async function sendBulk(stack: Stack, events: unknown[]): Promise<void> {
+  const r = await postJson(stack.apiUrl, "/api/v1/events/bulk", { events }, stack.apiKey);
+  if (r.status !== 200) throw new Error(`POST /api/v1/events/bulk: ${r.status} ${r.body.slice(0, 500)}`);
+}
+
+interface JobCounts {
+  ok: number;
+  bad: number;
+  last: Date | null;
+  xactCommit: number;
+  xidNext: number;
+  tasksCompleted: number;
+}
+
+/** One statement (one commit) that reads a job's progress and the database's commit counters. */
+async function jobCounts(stack: Stack, jobSlug: string, withTasks = false): Promise<JobCounts> {
+  const { rows } = await stack.db.query<{ ok: string; bad: string; last: Date | null; xact: string; xid: string; tasks: string | null }>(
+    `select count(*) filter (where status = 'SUCCESS') as ok,
+            count(*) filter (where status = any($2::text[])) as bad,
+            max(completed_at) filter (where status = 'SUCCESS') as last,
+            (select xact_commit from pg_stat_database where datname = current_database()) as xact,
+            pg_snapshot_xmax(pg_current_snapshot())::text as xid,
+            case when $3 then (select count(*) from baton.tasks t where t.run_id in (select id from baton.runs where job_slug = $1) and t.status = 'COMPLETED') end as tasks
+     from baton.runs where job_slug = $1`,
+    [jobSlug, TERMINAL_BAD, withTasks],
+  );
+  const r = rows[0]!;
+  return { ok: Number(r.ok), bad: Number(r.bad), last: r.last, xactCommit: Number(r.xact), xidNext: Number(r.xid), tasksCompleted: Number(r.tasks ?? 0) };
+}
+
+async function describeFailure(stack: Stack, jobSlug: string): Promise<string> {
+  const { rows } = await stack.db.query<{ id: string; status: string; error: unknown }>(
+    "select id, status, error from baton.runs where job_slug = $1 and status = any($2::text[]) limit 1",
+    [jobSlug, TERMINAL_BAD],
+  );
+  return rows[0] ? `${rows[0].id} ${rows[0].status}: ${JSON.stringify(rows[0].error)}` : "?";
+}
+
+/**
+ * Sends `count` events for `jobSlug` (single POSTs, `clientConcurrency` in flight) and waits until they all SUCCEED.
+ * Returns the seconds from the first POST to the last run's completion, and the counter samples taken meanwhile.
+ */
+async function runBatch(
+  stack: Stack,
+  opts: { jobSlug: string; event: string; count: number; clientConcurrency: number; timeoutMs: number; label: string; withTasks?: boolean },
+): Promise<{ seconds: number; samples: Array<JobCounts & { at: number }> }> {
+  const base = await jobCounts(stack, opts.jobSlug);
+  const target = base.ok + opts.count;
+  const startedAt = Date.now();
+  const samples: Array<JobCounts & { at: number }> = [];
+  let sendError: unknown;
+  const sending = drive(opts.count, opts.clientConcurrency, (i) => sendEvent(stack, opts.event, { i })).catch((e: unknown) => {
+    sendError = e;
+  });
+  let lastPrint = 0;
+  for (;;) {
+    await sleep(opts.withTasks ? 250 : 100);
+    if (sendError) throw sendError;
+    const c = await jobCounts(stack, opts.jobSlug, opts.withTasks);
+    samples.push({ ...c, at: Date.now() });
+    if (c.bad > base.bad) throw new Error(`${opts.label}: a run did not succeed: ${await describeFailure(stack, opts.jobSlug)}`);
+    if (c.ok >= target) {
+      await sending;
+      const seconds = ((c.last?.getTime() ?? Date.now()) - startedAt) / 1000;
+      return { seconds, samples };
+    }
+    if (Date.now() - startedAt > opts.timeoutMs) throw new Error(`${opts.label}: only ${c.ok - base.ok}/${opts.count} runs succeeded in ${opts.timeoutMs} ms`);
+    if (Date.now() - lastPrint > 2000) {
+      lastPrint = Date.now();
+      progress(`${opts.label}: ${c.ok - base.ok}/${opts.count} runs done`);
+    }
+  }
+}
+
+/** Commits (xact_commit and write transactions) per completed task between ~10% and ~90% of the batch. */
+function commitsPerTask(samples: ReadonlyArray<JobCounts & { at: number }>, total: number, baseTasks: number): { commits: number; writes: number } {
+  const done = (s: JobCounts): number => s.tasksCompleted - baseTasks;
+  const first = samples.findIndex((s) => done(s) >= total * 0.1);
+  let last = -1;
+  for (let i = samples.length - 1; i >= 0; i--) {
+    if (done(samples[i]!) <= total * 0.9) {
+      last = i;
+      break;
+    }
+  }
+  // too few samples (tiny runs): whole batch
+  const a = first >= 0 && last > first ? samples[first]! : samples[0]!;
+  const b = first >= 0 && last > first ? samples[last]! : samples[samples.length - 1]!;
+  const ownQueries = Math.max(0, samples.indexOf(b) - samples.indexOf(a));
+  const tasks = b.tasksCompleted - a.tasksCompleted;
+  if (tasks <= 0) return { commits: Number.NaN, writes: Number.NaN };
+  return { commits: (b.xactCommit - a.xactCommit - ownQueries) / tasks, writes: (b.xidNext - a.xidNext) / tasks };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the metrics
+
+async function measureRuns(stack: Stack, sizes: Sizes): Promise<number[]> {
+  const results: number[] = [];
+  // warm-up: connections, JIT, plans
+  await runBatch(stack, { jobSlug: BENCH_JOBS.one, event: BENCH_EVENTS.one, count: Math.min(50, sizes.runsOne), clientConcurrency: 8, timeoutMs: 120_000, label: "warm-up" });
+  for (let rep = 0; rep < sizes.reps; rep++) {
+    const { seconds } = await runBatch(stack, {
+      jobSlug: BENCH_JOBS.one,
+      event: BENCH_EVENTS.one,
+      count: sizes.runsOne,
+      clientConcurrency: sizes.concurrency,
+      timeoutMs: 600_000,
+      label: `runs/s rep ${rep + 1}/${sizes.reps}`,
+    });
+    results.push(sizes.runsOne / seconds);
+    progress(`runs/s rep ${rep + 1}: ${(sizes.runsOne / seconds).toFixed(1)} (${sizes.runsOne} one-task runs in ${seconds.toFixed(2)} s)`);
+  }
+  return results;
+}
+
+async function measureSteps(stack: Stack, sizes: Sizes, pgStatStatements: boolean): Promise<{ stepsPerS: number[]; commits: number[]; writes: number[]; statements: unknown }> {
+  const stepsPerS: number[] = [];
+  const commits: number[] = [];
+  const writes: number[] = [];
+  let statements: unknown;
+  for (let rep = 0; rep < sizes.reps; rep++) {
+    const before = await jobCounts(stack, BENCH_JOBS.twenty, true);
+    if (rep === 0 && pgStatStatements) await stack.db.query("select pg_stat_statements_reset()");
+    const { seconds, samples } = await runBatch(stack, {
+      jobSlug: BENCH_JOBS.twenty,
+      event: BENCH_EVENTS.twenty,
+      count: sizes.runsTwenty,
+      clientConcurrency: sizes.concurrency,
+      timeoutMs: 600_000,
+      label: `steps/s rep ${rep + 1}/${sizes.reps}`,
+      withTasks: true,
+    });
+    if (rep === 0 && pgStatStatements) statements = await topStatements(stack.db);
+    const tasks = sizes.runsTwenty * TWENTY;
+    stepsPerS.push(tasks / seconds);
+    const c = commitsPerTask(samples, tasks, before.tasksCompleted);
+    commits.push(c.commits);
+    writes.push(c.writes);
+    progress(
+      `steps/s rep ${rep + 1}: ${(tasks / seconds).toFixed(1)} (${tasks} tasks in ${seconds.toFixed(2)} s); ` +
+        `${c.commits.toFixed(2)} commits/task, ${c.writes.toFixed(2)} write transactions/task`,
+    );
+  }
+  return { stepsPerS, commits, writes, statements };
+}
+
+async function topStatements(db: pg.Pool): Promise<unknown> {
+  const { rows } = await db.query<{ query: string; calls: string; total_ms: number; mean_ms: number; rows: string }>(
+    `select regexp_replace(query, '\\s+', ' ', 'g') as query, calls::text, round(total_exec_time::numeric, 1)::float8 as total_ms,
+            round(mean_exec_time::numeric, 3)::float8 as mean_ms, rows::text
+     from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+     order by total_exec_time desc limit 15`,
+  );
+  return rows.map((r) => ({ ...r, query: r.query.slice(0, 400) }));
+}
+
+async function measureLatency(stack: Stack, sizes: Sizes): Promise<number[]> {
+  const tag = randomBytes(4).toString("hex");
+  for (let i = 0; i < sizes.latencySamples; i++) {
+    const id = `lat-${tag}-${i}`;
+    await sendEvent(stack, BENCH_EVENTS.one, { i }, id);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { rows } = await stack.db.query<{ status: string }>(
+        `select r.status from baton.runs r join baton.event_records e on e.id = r.event_record_id where e.event_id = $1`,
+        [id],
+      );
+      if (rows[0]?.status === "SUCCESS") break;
+      if (rows[0] && TERMINAL_BAD.includes(rows[0].status)) throw new Error(`latency run ${id} ended ${rows[0].status}`);
+      if (Date.now() > deadline) throw new Error(`latency run ${id} did not finish in 30 s`);
+      await sleep(5);
+    }
+    await sleep(20); // light load: let the system settle between events
+  }
+  const { rows } = await stack.db.query<{ ms: number }>(
+    `select extract(epoch from (
+        (select min(x.occurred_at) from baton.events x where x.stream_id = r.id and x.type = 'run.started')
+      - (select min(x.occurred_at) from baton.events x where x.stream_id = r.event_record_id))) * 1000 as ms
+     from baton.runs r join baton.event_records e on e.id = r.event_record_id
+     where e.event_id like $1`,
+    [`lat-${tag}-%`],
+  );
+  return rows.map((r) => Number(r.ms));
+}
+
+async function sendBulkEvents(stack: Stack, count: number, batch: number, concurrency: number, make: (i: number) => unknown): Promise<void> {
+  const batches = Math.ceil(count / batch);
+  await drive(batches, concurrency, (b) =>
+    sendBulk(
+      stack,
+      Array.from({ length: Math.min(batch, count - b * batch) }, (_, k) => make(b * batch + k)),
+    ),
+  );
+}
+
+async function measureWaitPrecision(stack: Stack, sizes: Sizes): Promise<number[]> {
+  const base = await jobCounts(stack, BENCH_JOBS.wait);
+  const startedAt = Date.now();
+  await sendBulkEvents(stack, sizes.waitRuns, 100, 2, (i) => ({ name: BENCH_EVENTS.wait, payload: { seconds: 1, i } }));
+  let lastPrint = 0;
+  for (;;) {
+    await sleep(200);
+    const c = await jobCounts(stack, BENCH_JOBS.wait);
+    if (c.bad > base.bad) throw new Error(`wait run failed: ${await describeFailure(stack, BENCH_JOBS.wait)}`);
+    if (c.ok - base.ok >= sizes.waitRuns) break;
+    if (Date.now() - startedAt > 300_000) throw new Error(`wait precision: only ${c.ok - base.ok}/${sizes.waitRuns} runs done in 300 s`);
+    if (Date.now() - lastPrint > 2000) {
+      lastPrint = Date.now();
+      progress(`wait precision: ${c.ok - base.ok}/${sizes.waitRuns} runs resumed and done`);
+    }
+  }
+  const { rows } = await stack.db.query<{ ms: number }>(
+    `select extract(epoch from (
+        (select min(x.occurred_at) from baton.events x where x.stream_id = r.id and x.type = 'run.resumed')
+      - (select (x.data->>'delayUntil')::timestamptz from baton.events x
+         where x.stream_id = r.id and x.type = 'task.created' and x.data->>'delayUntil' is not null order by x.version limit 1))) * 1000 as ms
+     from baton.runs r where r.job_slug = $1 and r.status = 'SUCCESS'`,
+    [BENCH_JOBS.wait],
+  );
+  return rows.map((r) => Number(r.ms));
+}
+
+async function measureIngest(stack: Stack, sizes: Sizes): Promise<{ single: number; bulk: number }> {
+  // warm-up
+  await drive(Math.min(100, sizes.ingestSingle), 8, (i) => sendEvent(stack, BENCH_EVENTS.none, { i }));
+  let started = performance.now();
+  await drive(sizes.ingestSingle, sizes.concurrency, (i) => sendEvent(stack, BENCH_EVENTS.none, { i }));
+  const single = sizes.ingestSingle / ((performance.now() - started) / 1000);
+  progress(`ingest single: ${single.toFixed(0)} events/s`);
+  started = performance.now();
+  await sendBulkEvents(stack, sizes.ingestBulk, sizes.bulkBatch, 4, (i) => ({ name: BENCH_EVENTS.none, payload: { i } }));
+  const bulk = sizes.ingestBulk / ((performance.now() - started) / 1000);
+  progress(`ingest bulk (${sizes.bulkBatch}/request): ${bulk.toFixed(0)} events/s`);
+  return { single, bulk };
+}
+
+async function measureRss(stack: Stack, sizes: Sizes): Promise<{ idle: number; waiting: number; count: number }> {
+  const idle = rssMb(stack.server.pid);
+  const startedAt = Date.now();
+  await sendBulkEvents(stack, sizes.waitingForRss, 500, 2, (i) => ({ name: BENCH_EVENTS.wait, payload: { seconds: 3600, i } }));
+  let lastPrint = 0;
+  for (;;) {
+    await sleep(250);
+    const { rows } = await stack.db.query<{ n: string }>(
+      "select count(*) as n from baton.runs where job_slug = $1 and status = 'WAITING_TO_CONTINUE'",
+      [BENCH_JOBS.wait],
+    );
+    const n = Number(rows[0]!.n);
+    if (n >= sizes.waitingForRss) break;
+    if (Date.now() - startedAt > 900_000) throw new Error(`only ${n}/${sizes.waitingForRss} runs waiting after 900 s`);
+    if (Date.now() - lastPrint > 3000) {
+      lastPrint = Date.now();
+      progress(`memory: ${n}/${sizes.waitingForRss} runs waiting, server RSS ${rssMb(stack.server.pid).toFixed(0)} MB`);
+    }
+  }
+  await sleep(1000);
+  return { idle, waiting: rssMb(stack.server.pid), count: sizes.waitingForRss };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// peers
+
+async function measureDbos(pgUrl: string, sizes: Sizes): Promise<{ runs: number[]; steps: number[]; error?: string }> {
+  const child = spawnTsx("dbos", "scripts/bench/dbos.ts", {
+    BENCH_ROLE: "dbos",
+    DBOS_DATABASE_URL: pgUrl,
+    BENCH_CONCURRENCY: String(sizes.concurrency),
+    BENCH_DBOS_ONE: String(sizes.dbosOne),
+    BENCH_DBOS_TWENTY: String(sizes.dbosTwenty),
+    BENCH_REPS: String(sizes.reps),
+  });
+  const runs: number[] = [];
+  const steps: number[] = [];
+  const lines = createInterface({ input: child.proc.stdout! });
+  lines.on("line", (line) => {
+    if (!line.startsWith("{")) return;
+    try {
+      const m = JSON.parse(line) as { phase?: string; workflows: number; steps: number; seconds: number; rep: number };
+      if (m.phase === "one") {
+        runs.push(m.workflows / m.seconds);
+        progress(`DBOS one-step rep ${m.rep + 1}: ${(m.workflows / m.seconds).toFixed(1)} workflows/s`);
+      } else if (m.phase === "twenty") {
+        steps.push(m.steps / m.seconds);
+        progress(`DBOS 20-step rep ${m.rep + 1}: ${(m.steps / m.seconds).toFixed(1)} steps/s`);
+      }
+    } catch {
+      // not ours
+    }
+  });
+  const timer = setTimeout(() => child.proc.kill("SIGKILL"), 900_000);
+  const code = await child.exited;
+  clearTimeout(timer);
+  if (code !== 0 || !runs.length || !steps.length) {
+    const reason = `DBOS exited with ${code}: ${child.tail.filter((l) => !l.startsWith('{"phase"')).slice(-15).join("\n")}`;
+    return { runs, steps, error: reason };
+  }
+  return { runs, steps };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function parseArgs(argv: readonly string[]): { mode: Mode; profile: boolean; peers: boolean; out: string } {
+  const mode: Mode = argv.includes("--smoke") ? "smoke" : argv.includes("--quick") ? "quick" : "full";
+  const outIndex = argv.indexOf("--out");
+  const out = outIndex >= 0 && argv[outIndex + 1] ? path.resolve(argv[outIndex + 1]!) : path.join(ROOT, "bench-results", "latest.json");
+  return { mode, profile: argv.includes("--profile"), peers: !argv.includes("--no-peers"), out };
+}
+
+function table(results: Record<string, unknown>): string {
+  const n = (k: string): number => results[k] as number;
+  const f = (v: number, d = 0): string => (Number.isFinite(v) ? v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }) : "n/a");
+  const rows: Array<[string, string, string, string, string]> = [
+    ["metric", "Baton", "DBOS", "ratio", "target"],
+    ["runs/s (one-task runs to SUCCESS)", f(n("runs_per_s"), 1), f(n("dbos_runs_per_s"), 1), f(n("ratio_runs_vs_dbos"), 2), "ratio >= 3"],
+    ["steps/s (20 sequential tasks)", f(n("steps_per_s"), 1), f(n("dbos_steps_per_s"), 1), f(n("ratio_steps_vs_dbos"), 2), "ratio >= 3"],
+    ["commits per new task (xact_commit)", f(n("commits_per_task"), 2), "", "", "<= 1.0"],
+    ["  write transactions per task", f(n("write_xacts_per_task"), 2), "", "", ""],
+    ["start latency p50 / p99 (ms)", `${f(n("start_latency_ms_p50"), 1)} / ${f(n("start_latency_ms_p99"), 1)}`, "", "", "p50 <= 5"],
+    ["wait lateness p50 / p99 (ms)", `${f(n("wait_lateness_ms_p50"), 1)} / ${f(n("wait_lateness_ms_p99"), 1)}`, "", "", "p99 <= 50"],
+    ["ingest events/s bulk", f(n("ingest_events_per_s")), "", "", ">= 5,000"],
+    ["ingest events/s single POST", f(n("ingest_single_events_per_s")), "", "", ""],
+    [`server RSS MB, ${f(n("rss_waiting_runs"))} runs waiting`, f(n("rss_mb_10k_waiting"), 1), "", "", "<= 200 (10k)"],
+    ["  server RSS MB before", f(n("rss_mb_idle"), 1), "", "", ""],
+    ["graphile-worker no-op jobs/s (batched)", f(n("graphile_jobs_per_s")), "", "", "floor"],
+    ["graphile-worker no-op jobs/s (default)", f(n("graphile_jobs_per_s_unbatched")), "", "", ""],
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const sizes = SIZES[args.mode];
+  progress(`mode ${args.mode}${args.profile ? " with profiles" : ""}; ${os.cpus().length} CPUs, Node ${process.version}`);
+  const postgres = await startBenchPostgres(progress);
+  let stack: Stack | undefined;
+  const results: Record<string, unknown> = { mode: args.mode, started_at: new Date().toISOString(), cpus: os.cpus().length, node: process.version, postgres: postgres.kind };
+  const notes: string[] = [];
+  try {
+    // peers first, while Baton is not running
+    if (args.peers) {
+      progress("graphile-worker: raw no-op jobs");
+      const batched: number[] = [];
+      const plain: number[] = [];
+      for (let rep = 0; rep < sizes.reps; rep++) {
+        batched.push(await graphileNoopJobsPerSecond(postgres.url, { count: sizes.graphileJobs, concurrency: sizes.concurrency, batched: true }));
+        plain.push(await graphileNoopJobsPerSecond(postgres.url, { count: Math.ceil(sizes.graphileJobs / 5), concurrency: sizes.concurrency, batched: false }));
+        progress(`graphile-worker rep ${rep + 1}: ${batched.at(-1)!.toFixed(0)} jobs/s batched, ${plain.at(-1)!.toFixed(0)} default`);
+      }
+      results["graphile_jobs_per_s"] = round(median(batched));
+      results["graphile_jobs_per_s_unbatched"] = round(median(plain));
+      progress("DBOS: one-step and 20-step workflows");
+      const dbos = await measureDbos(postgres.url, sizes);
+      if (dbos.error) {
+        notes.push(dbos.error);
+        progress(`DBOS failed: ${dbos.error}`);
+      }
+      results["dbos_version"] = dbosVersion();
+      results["dbos_runs_per_s"] = round(median(dbos.runs));
+      results["dbos_steps_per_s"] = round(median(dbos.steps));
+    } else {
+      results["graphile_jobs_per_s"] = Number.NaN;
+      results["graphile_jobs_per_s_unbatched"] = Number.NaN;
+      results["dbos_runs_per_s"] = Number.NaN;
+      results["dbos_steps_per_s"] = Number.NaN;
+    }
+
+    progress("starting the Baton server and the endpoint (separate processes)");
+    stack = await startStack(postgres.url, sizes, args.profile);
+    results["concurrency"] = sizes.concurrency;
+
+    progress("1. runs/s");
+    const runs = await measureRuns(stack, sizes);
+    results["runs_per_s"] = round(median(runs));
+    results["runs_per_s_reps"] = runs.map((v) => round(v));
+
+    progress("2. steps/s and 3. commits per task");
+    const steps = await measureSteps(stack, sizes, postgres.pgStatStatements);
+    results["steps_per_s"] = round(median(steps.stepsPerS));
+    results["steps_per_s_reps"] = steps.stepsPerS.map((v) => round(v));
+    results["commits_per_task"] = round(median(steps.commits), 3);
+    results["write_xacts_per_task"] = round(median(steps.writes), 3);
+
+    progress("4. start latency (one event at a time)");
+    const latency = await measureLatency(stack, sizes);
+    results["start_latency_ms_p50"] = round(percentile(latency, 50), 2);
+    results["start_latency_ms_p99"] = round(percentile(latency, 99), 2);
+
+    progress(`5. wait precision (${sizes.waitRuns} runs doing io.wait 1 s)`);
+    const lateness = await measureWaitPrecision(stack, sizes);
+    results["wait_lateness_ms_p50"] = round(percentile(lateness, 50), 1);
+    results["wait_lateness_ms_p99"] = round(percentile(lateness, 99), 1);
+    results["wait_lateness_ms_max"] = round(Math.max(...lateness), 1);
+
+    progress("6. ingest (no matching job)");
+    const ingest = await measureIngest(stack, sizes);
+    results["ingest_events_per_s"] = round(ingest.bulk);
+    results["ingest_single_events_per_s"] = round(ingest.single);
+
+    progress(`7. server RSS with ${sizes.waitingForRss} runs waiting`);
+    const rss = await measureRss(stack, sizes);
+    results["rss_mb_10k_waiting"] = round(rss.waiting);
+    results["rss_mb_idle"] = round(rss.idle);
+    results["rss_waiting_runs"] = rss.count;
+
+    const ratio = (a: unknown, b: unknown): number => (typeof a === "number" && typeof b === "number" && b > 0 ? round(a / b, 2) : Number.NaN);
+    results["ratio_runs_vs_dbos"] = ratio(results["runs_per_s"], results["dbos_runs_per_s"]);
+    results["ratio_steps_vs_dbos"] = ratio(results["steps_per_s"], results["dbos_steps_per_s"]);
+    if (steps.statements) results["pg_stat_statements_steps_phase"] = steps.statements;
+  } finally {
+    if (stack) {
+      await stack.db.end().catch(() => undefined);
+      await Promise.all([stack.endpoint.stop(), stack.server.stop()]);
+    }
+    await postgres.stop().catch(() => undefined);
+    agent.destroy();
+  }
+  if (notes.length) results["notes"] = notes;
+  if (stack?.profileDir) {
+    const summaries: Record<string, unknown> = {};
+    for (const child of ["server", "endpoint"]) {
+      const dir = path.join(stack.profileDir, child);
+      // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: thread 0 is the main thread (the app itself)
+      const main = existsSync(dir) ? readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f)) : undefined;
+      if (main) summaries[child] = { file: path.relative(ROOT, path.join(dir, main)), ...summarizeCpuProfile(path.join(dir, main), 15) };
+    }
+    results["cpu_profiles"] = summaries;
+  }
+  results["finished_at"] = new Date().toISOString();
+  mkdirSync(path.dirname(args.out), { recursive: true });
+  writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nBaton benchmark (${args.mode}, ${sizes.concurrency} concurrent, median of ${sizes.reps}), Postgres ${postgres.kind}\n`);
+  console.log(table(results));
+  console.log(`\nwrote ${path.relative(process.cwd(), args.out)}`);
+  for (const note of notes) console.log(`note: ${note}`);
+}
+
+function dbosVersion(): string | undefined {
+  const file = path.join(ROOT, "node_modules", "@dbos-inc", "dbos-sdk", "package.json");
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version : undefined;
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error("[bench] failed:", error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);
