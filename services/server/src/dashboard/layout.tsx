@@ -47,6 +47,9 @@ input, select { padding:5px 8px; border:1px solid #cfd4dc; border-radius:6px; fo
 .login { max-width:420px; margin:80px auto; }
 .login input { width:100%; margin:6px 0 12px; }
 .pager { margin-top:10px; display:flex; gap:16px; }
+#history { table-layout:fixed; } #history td { overflow-wrap:anywhere; }
+#history th:nth-child(1) { width:80px; } #history th:nth-child(2) { width:40px; } #history th:nth-child(3) { width:150px; }
+#history th:nth-child(4) { width:190px; } #history th:nth-child(5) { width:200px; }
 `;
 
 /** The page frame: top navigation (when logged in) and the content. */

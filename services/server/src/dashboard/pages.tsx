@@ -381,7 +381,16 @@ const actorOf = (metadata: Record<string, unknown>): string => {
   return a.type === "api_key" ? `key ${a.keyHint ?? ""}` : a.type === "worker" ? `worker ${a.id ?? ""}` : (a.type ?? "");
 };
 
-function History(props: { events: readonly HistoryEvent[] }) {
+/** An event's data as shown in the history: task outputs with the task's `redact.paths` masked, as in the tree. */
+function shownData(e: HistoryEvent, tasks: ReadonlyMap<string, TaskRow>): unknown {
+  const data = e.data as { taskId?: string; output?: unknown } | null;
+  const task = data?.taskId ? tasks.get(data.taskId) : undefined;
+  if (e.type !== "task.completed" || !task?.redact || typeof data?.output !== "string") return e.data;
+  return { ...data, output: JSON.stringify(redactPaths(parseOutput(data.output), task.redact)) };
+}
+
+function History(props: { events: readonly HistoryEvent[]; tasks: readonly TaskRow[] }) {
+  const tasks = new Map(props.tasks.map((t) => [t.id, t]));
   return (
     <table id="history">
       <thead>
@@ -395,7 +404,9 @@ function History(props: { events: readonly HistoryEvent[] }) {
         </tr>
       </thead>
       <tbody>
-        {props.events.map((e) => (
+        {props.events.map((e) => {
+          const data = shownData(e, tasks);
+          return (
           <tr data-type={e.type}>
             <td class="num mono">{e.position}</td>
             <td class="num mono">{e.version}</td>
@@ -404,12 +415,13 @@ function History(props: { events: readonly HistoryEvent[] }) {
             <td class="mono">{actorOf(e.metadata)}</td>
             <td>
               <details>
-                <summary class="mono">{JSON.stringify(e.data).slice(0, 90)}</summary>
-                <Json value={{ data: e.data, metadata: e.metadata }} />
+                <summary class="mono">{JSON.stringify(data).slice(0, 90)}</summary>
+                <Json value={{ data, metadata: e.metadata }} />
               </details>
             </td>
           </tr>
-        ))}
+          );
+        })}
       </tbody>
     </table>
   );
@@ -532,7 +544,7 @@ export function RunLive(props: { run: RunRow; tasks: readonly TaskRow[]; record:
       <TaskTree tasks={props.tasks} now={props.now} />
 
       <h2>Event history</h2>
-      <History events={props.history} />
+      <History events={props.history} tasks={props.tasks} />
     </div>
   );
 }

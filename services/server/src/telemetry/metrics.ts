@@ -37,8 +37,9 @@ export interface Metrics {
 
 /**
  * Metrics built from the event store. Gauges (runs by status, queue depth, failing outbox jobs) are the whole
- * cluster's, read at scrape time; counters and histograms count only what this process's worker did (events whose
- * actor is this worker id), so summing several processes' scrapes counts every execution once.
+ * cluster's, read at scrape time; the execution histograms and dispatcher errors count only what this process's
+ * worker did (events whose actor is this worker id), so summing several processes' scrapes counts every execution
+ * once; task attempts are the cluster's (their completions come through any process's API).
  */
 export function createMetrics(ctx: CommandContext): Metrics {
   const registry = new Registry();
@@ -69,7 +70,13 @@ export function createMetrics(ctx: CommandContext): Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const attempts = new Counter({ name: "baton_task_attempts_total", help: "Finished task attempts, by outcome", labelNames: ["outcome"], registers: [registry] });
+  const attempts = new Counter({
+    name: "baton_task_attempts_total",
+    // task completions arrive through any process's API, so this one is not per worker
+    help: "Finished task attempts of the whole cluster since this process started, by outcome (aggregate processes with max, not sum)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
   const dispatcherErrors = new Counter({
     name: "baton_dispatcher_errors_total",
     help: "Dispatcher errors: endpoint transport failures (run.execution_failed) and runs timed out",
@@ -102,10 +109,11 @@ export function createMetrics(ctx: CommandContext): Metrics {
        from baton.events e
        left join baton.events c on c.stream_id = e.stream_id and c.version = 1 and e.type = 'run.started'
        where e.position > $1::bigint and e.position <= $2::bigint
-         and (e.metadata->'actor'->>'id' = $3 or (e.type = 'run.started' and e.data->>'workerId' = $3))
+         and (e.metadata->'actor'->>'id' = $3 or (e.type = 'run.started' and e.data->>'workerId' = $3)
+              or e.type = any($5::text[]))
          and (e.type like 'run.%' or e.type like 'task.%')
        order by e.position limit $4`,
-      [after, end, ctx.workerId, EVENTS_PER_SCRAPE],
+      [after, end, ctx.workerId, EVENTS_PER_SCRAPE, [...Object.keys(ATTEMPT_OUTCOMES), "task.resumed"]],
     );
     for (const row of rows) {
       if ((EXECUTION_ENDS as readonly string[]).includes(row.type) && typeof row.data.executionDurationMs === "number") {
@@ -114,6 +122,7 @@ export function createMetrics(ctx: CommandContext): Metrics {
       if (row.type === "run.started" && row.start_seconds !== null) startLatency.observe(Number(row.start_seconds));
       const outcome = ATTEMPT_OUTCOMES[row.type];
       if (outcome) attempts.inc({ outcome });
+      if (outcome === undefined && row.type === "task.resumed" && row.data.status === "COMPLETED") attempts.inc({ outcome: "COMPLETED" });
       if (row.type === "run.execution_failed") dispatcherErrors.inc({ kind: "execution_failed" });
       if (row.type === "run.timed_out") dispatcherErrors.inc({ kind: "timed_out" });
     }
