@@ -36,7 +36,7 @@ for (const slug of server.createdKeys) {
   // printed once, on the start that generated the key
   process.stdout.write(`\n  ${slug} API key (shown once, keep it): ${server.apiKeys[slug]}\n`);
 }
-process.stdout.write(`\n  Baton is running at ${server.url}  (health: ${server.url}/healthz)\n\n`);
+process.stdout.write(`\n  Baton is running at ${server.url}  (dashboard: ${server.url}/login, health: ${server.url}/healthz, metrics: ${server.url}/metrics)\n\n`);
 
 let stopping = false;
 const shutdown = (signal: string): void => {
