@@ -299,22 +299,25 @@ export class TriggerClient {
       outputLimitBytes: this.#outputLimitBytes,
       log: (message, data) => this.#debug(message, data),
     });
-    const finish = (response: RunJobResponse): RunJobResponse => {
+    const finish = async (response: RunJobResponse): Promise<RunJobResponse> => {
       const completedTasks = execution.close();
+      // A completion already flushed alone must land before the server reads this answer: else the run could end
+      // (or replay) with that task still RUNNING.
+      await execution.settled();
       return completedTasks.length > 0 ? { ...response, completedTasks } : response;
     };
 
     const payload = job.options.trigger.parsePayload(body.event.payload);
-    if (!payload.success) return finish({ status: "INVALID_PAYLOAD", errors: payload.issues });
+    if (!payload.success) return await finish({ status: "INVALID_PAYLOAD", errors: payload.issues });
 
     const io = new IO(execution, "scope", job.integrationBinders);
     const ctx = buildContext(body);
     try {
       const output = await runScope.run({ execution, frame: undefined }, () => job.options.run(payload.data, io as never, ctx));
       const outputJson = toRunOutputJson(output);
-      return finish(outputJson === undefined ? { status: "SUCCESS" } : { status: "SUCCESS", output: outputJson as Json });
+      return await finish(outputJson === undefined ? { status: "SUCCESS" } : { status: "SUCCESS", output: outputJson as Json });
     } catch (error) {
-      return finish(errorToResponse(error));
+      return await finish(errorToResponse(error));
     }
   }
 
