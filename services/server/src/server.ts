@@ -4,6 +4,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { configFromEnv, ServerConfig } from "./config";
 import type { CommandContext } from "./commands/context";
+import { RunCache } from "./commands/run-cache";
 import { startDispatcher, type Dispatcher } from "./dispatcher/worker";
 import { createApp } from "./http/app";
 import { newId } from "./ids";
@@ -84,6 +85,7 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
     log,
     workerId,
     activeRuns: new Set(),
+    runCache: new RunCache(),
     onJobScheduled: (at) => dispatcher?.wakeAt(at),
   };
   if (config.dispatcher) dispatcher = await startDispatcher(ctx);

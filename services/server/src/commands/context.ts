@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "../config";
 import { AppendConflictError } from "../event-store/store";
 import type { Environment } from "../keys";
+import type { RunCache } from "./run-cache";
 
 /** What every command needs: the pool, settings, environments by id, a logger, and this process's worker id. */
 export interface CommandContext {
@@ -13,6 +14,8 @@ export interface CommandContext {
   readonly workerId: string;
   /** Runs this process is executing right now (an EXECUTING run of this worker that is not here was abandoned). */
   readonly activeRuns: Set<string>;
+  /** Runs this process is executing, so task-API writes need no read first (see RunCache). */
+  readonly runCache: RunCache;
   /** Called after a commit that enqueued jobs due at `runAt` (in the future): arms a precise local timer. */
   readonly onJobScheduled?: (runAt: Date) => void;
 }
@@ -26,9 +29,10 @@ const RETRYABLE_CONSTRAINTS = new Set(["event_records_environment_event_id_key",
 
 /**
  * Runs a command body again when it lost an optimistic-concurrency race (a stream moved, or a concurrent duplicate
- * inserted the same event id / task key first). The body re-reads state on each attempt.
+ * inserted the same event id / task key first). The body re-reads state on each attempt; `onConflict` runs before
+ * each retry (e.g. to evict a cached run).
  */
-export async function retryOnConflict<T>(body: () => Promise<T>, attempts = 20): Promise<T> {
+export async function retryOnConflict<T>(body: () => Promise<T>, attempts = 20, onConflict?: (error: unknown) => void): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await body();
@@ -38,6 +42,7 @@ export async function retryOnConflict<T>(body: () => Promise<T>, attempts = 20):
       const retryable =
         error instanceof AppendConflictError || (code === "23505" && constraint !== undefined && RETRYABLE_CONSTRAINTS.has(constraint));
       if (!retryable || i >= attempts) throw error;
+      onConflict?.(error);
       // small jittered pause so racing writers spread out
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * i)));
     }

@@ -27,6 +27,7 @@ export async function cancelRun(ctx: CommandContext, env: Environment, runId: st
     uow.append(runId, run.version, [...open.map((t) => ({ type: "task.canceled" as const, data: { taskId: t.id } })), { type: "run.canceled", data: {} }], metadata);
     uow.dequeue(`run:${runId}`);
     await uow.commit(ctx.pool);
+    ctx.runCache.delete(runId);
     return uow.state.runs.get(runId)!;
   });
 }

@@ -118,6 +118,7 @@ interface TaskContext {
   completing: TaskRow[];
 }
 
+/** The run and tasks a task-API call needs: from the run cache when this process executes the run, else one read. */
 async function loadTaskContext(
   ctx: CommandContext,
   env: Environment,
@@ -126,6 +127,16 @@ async function loadTaskContext(
   parentId: string | null,
   completingIds: readonly string[],
 ): Promise<TaskContext> {
+  const cached = ctx.runCache.get(runId);
+  if (cached && cached.run.environment_id === env.id) {
+    const existingId = idempotencyKey === null ? undefined : cached.byKey.get(idempotencyKey);
+    return {
+      run: cached.run,
+      existing: existingId ? cached.tasks.get(existingId) : undefined,
+      parent: parentId ? cached.tasks.get(parentId) : undefined,
+      completing: completingIds.map((id) => cached.tasks.get(id)).filter((t) => t !== undefined),
+    };
+  }
   const { rows } = await ctx.pool.query<{
     run: Record<string, unknown> | null;
     existing: Record<string, unknown> | null;
@@ -199,7 +210,7 @@ export async function createTask(
     }
     applyCompletions(ctx, uow, run, completions, metadata);
     if (tc.existing) {
-      if (!uow.isEmpty) await uow.commit(ctx.pool);
+      if (!uow.isEmpty) await commitRunWrite(ctx, uow, run.id);
       return toServerTask(uow.state.tasks.get(tc.existing.id) ?? tc.existing);
     }
     if (body.parentId && !tc.parent) throw new ApiError("validation_failed", `parentId ${body.parentId} is not a task of run ${runId}`, [{ path: "parentId", message: "unknown task" }]);
@@ -261,9 +272,16 @@ export async function createTask(
       ],
       metadata,
     );
-    await uow.commit(ctx.pool);
+    await commitRunWrite(ctx, uow, run.id);
     return toServerTask(uow.state.tasks.get(taskId)!);
-  });
+  }, undefined, () => ctx.runCache.delete(runId));
+}
+
+/** Commits a task-API unit of work and keeps this process's run cache in step with what was written. */
+async function commitRunWrite(ctx: CommandContext, uow: UnitOfWork, runId: string): Promise<void> {
+  await uow.commit(ctx.pool);
+  const run = uow.state.runs.get(runId);
+  if (run) ctx.runCache.update(run, uow.state.tasks.values());
 }
 
 /** Reads the output text of a complete request: v2 ≥ 2023-11-01 sends a JSON string; older clients the value. */
@@ -305,9 +323,9 @@ export async function completeTask(
       [{ type: "task.completed", data: { taskId, output, outputMeta: body.outputMeta ?? undefined, properties: body.properties } }],
       metadata,
     );
-    await uow.commit(ctx.pool);
+    await commitRunWrite(ctx, uow, run.id);
     return toServerTask(uow.state.tasks.get(taskId)!);
-  });
+  }, undefined, () => ctx.runCache.delete(runId));
 }
 
 /** `POST /api/v1/runs/:runId/tasks/:id/fail`: records a failed attempt (task → ERRORED). Idempotent on finished tasks. */
@@ -325,7 +343,7 @@ export async function failTask(
     const uow = new UnitOfWork(stateWithRun(run, [task]));
     const error = body.error as { message: string; name?: string; stack?: string };
     uow.append(run.id, run.version, [{ type: "task.failed", data: { taskId, error: { message: error.message, name: error.name, stack: error.stack } } }], metadata);
-    await uow.commit(ctx.pool);
+    await commitRunWrite(ctx, uow, run.id);
     return toServerTask(uow.state.tasks.get(taskId)!);
-  });
+  }, undefined, () => ctx.runCache.delete(runId));
 }

@@ -171,6 +171,8 @@ async function executeClaimed(ctx: CommandContext, runId: string, metadata: Even
   const claim = await retryOnConflict(() => claimRun(ctx, runId, metadata));
   if (!claim) return;
   const { state, env, claimedAt } = claim;
+  // while the endpoint executes, its task-API calls find the run here instead of reading it
+  ctx.runCache.set(state.run, state.tasks);
   const { run, record, endpoint } = state;
   const { tasks: cache, noopKeys } = cachedTasks(state.tasks);
   const body: RunJobBody = {
@@ -190,7 +192,15 @@ async function executeClaimed(ctx: CommandContext, runId: string, metadata: Even
     timeoutMs: ctx.config.runChunkExecutionLimitMs + EXECUTION_GRACE_MS,
     headers: run.traceparent ? { traceparent: run.traceparent } : {},
   });
-  await retryOnConflict(() => applyReply(ctx, runId, claimedAt, reply, metadata));
+  try {
+    await retryOnConflict(
+      () => applyReply(ctx, runId, claimedAt, reply, metadata),
+      undefined,
+      () => ctx.runCache.delete(runId),
+    );
+  } finally {
+    ctx.runCache.delete(runId);
+  }
 }
 
 async function claimRun(
@@ -319,7 +329,8 @@ function errorOf(value: unknown, fallback: string): StoredError {
 
 /** Applies one execution's outcome, if this execution still owns the run. */
 async function applyReply(ctx: CommandContext, runId: string, claimedAt: Date, reply: EndpointReply, metadata: EventMetadata): Promise<void> {
-  const state = await loadExecutionState(ctx, runId);
+  const cached = ctx.runCache.get(runId);
+  const state = cached ? { run: cached.run, tasks: [...cached.tasks.values()] } : await loadExecutionState(ctx, runId);
   if (!state) return;
   const { run, tasks } = state;
   if (run.status !== "EXECUTING" || run.executing_worker_id !== ctx.workerId || run.execution_started_at?.getTime() !== claimedAt.getTime()) {

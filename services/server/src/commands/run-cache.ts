@@ -1,0 +1,61 @@
+import type { RunRow, TaskRow } from "../projections/rows";
+
+/** A run and its tasks as this process last wrote or read them, with indexes for task-API lookups. */
+export interface CachedRun {
+  readonly run: RunRow;
+  readonly tasks: ReadonlyMap<string, TaskRow>;
+  /** task id by idempotency key */
+  readonly byKey: ReadonlyMap<string, string>;
+}
+
+/**
+ * Per-process cache of the runs this process is executing, so the task API (create, complete, fail) and the
+ * dispatcher's apply step need no read before their write: one statement, one commit per task.
+ *
+ * Safe by construction: every write to a run appends to its stream at the cached version, so a cache made stale by
+ * another process (a cancel, a recovery) makes that append fail with a version conflict; the command then evicts the
+ * entry and retries from a fresh read. Bounded: the oldest entries are dropped beyond `maxRuns`.
+ */
+export class RunCache {
+  private readonly entries = new Map<string, CachedRun>();
+  constructor(private readonly maxRuns = 10_000) {}
+
+  get(runId: string): CachedRun | undefined {
+    return this.entries.get(runId);
+  }
+
+  /** Stores a run and all its tasks (replaces the entry). */
+  set(run: RunRow, tasks: Iterable<TaskRow>): void {
+    const byId = new Map<string, TaskRow>();
+    const byKey = new Map<string, string>();
+    for (const t of tasks) {
+      byId.set(t.id, t);
+      byKey.set(t.idempotency_key, t.id);
+    }
+    this.entries.delete(run.id);
+    this.entries.set(run.id, { run, tasks: byId, byKey });
+    if (this.entries.size > this.maxRuns) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** Applies a committed write: the run's new row and the task rows it changed (only when the run is cached). */
+  update(run: RunRow, changedTasks: Iterable<TaskRow>): void {
+    const entry = this.entries.get(run.id);
+    if (!entry) return;
+    const tasks = new Map(entry.tasks);
+    const byKey = new Map(entry.byKey);
+    for (const t of changedTasks) {
+      if (t.run_id !== run.id) continue;
+      tasks.set(t.id, t);
+      byKey.set(t.idempotency_key, t.id);
+    }
+    this.entries.set(run.id, { run, tasks, byKey });
+  }
+
+  delete(runId: string): void {
+    this.entries.delete(runId);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
