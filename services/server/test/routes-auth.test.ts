@@ -197,3 +197,16 @@ describe("the prod environment is separate", () => {
     expect(devEvent.body.runs.map((x: { id: string }) => x.id)).toEqual([dev.runId]);
   });
 });
+
+describe("the same requests with the dev key", () => {
+  // proves the ids above are real: the prod key's 404 comes from the environment, not from a wrong path
+  it.each(ROUTES.filter((r) => r.path.includes(":")))("$method $path finds the dev resource", async (route) => {
+    const body = validBody(route);
+    const r = await rawRequest(e2e.server.url, route.method, concretePath(route), {
+      headers: { "content-type": "application/json", authorization: `Bearer ${e2e.server.apiKeys.dev}` },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    expect(r.status, r.text).not.toBe(404);
+    expect(r.status, r.text).toBeLessThan(500);
+  });
+});
