@@ -1,3 +1,5 @@
+import http from "node:http";
+import https from "node:https";
 import { HEADERS, SERVER_API_VERSION, type TriggerAction } from "@baton/core";
 
 /** What came back from a call to a user's endpoint (`ok: false` = no HTTP response at all). */
@@ -5,10 +7,15 @@ export type EndpointReply =
   | { readonly ok: true; readonly status: number; readonly headers: Headers; readonly body: unknown; readonly text: string; readonly durationMs: number }
   | { readonly ok: false; readonly error: Error; readonly timedOut: boolean; readonly durationMs: number };
 
+// Keep-alive connection pools: an execution is one request to an endpoint that is usually called again soon.
+const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+
 /**
  * POSTs one v2 action to an endpoint (reference §3.1): headers `x-trigger-api-key` (the environment's private key),
  * `x-trigger-action`, `x-trigger-version: 2023-09-29`, JSON body. Never throws: transport failures and time-outs
- * come back as `{ok: false}`. `timeoutMs` bounds the whole exchange.
+ * come back as `{ok: false}`. `timeoutMs` bounds the whole exchange. Uses node:http with keep-alive agents (cheaper
+ * per call than fetch on the dispatcher's hot path).
  */
 export async function callEndpoint(
   url: string,
@@ -18,42 +25,65 @@ export async function callEndpoint(
   options: { timeoutMs: number; headers?: Record<string, string> },
 ): Promise<EndpointReply> {
   const started = performance.now();
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const elapsed = (): number => performance.now() - started;
+  let target: URL;
   try {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: {
-        [HEADERS.triggerApiKey]: apiKey,
-        [HEADERS.triggerAction]: action,
-        [HEADERS.triggerVersion]: SERVER_API_VERSION,
-        "user-agent": "baton-server/0.1.0",
-        accept: "application/json",
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-        ...options.headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    return { ok: true, status: response.status, headers: response.headers, body: parsed, text, durationMs: performance.now() - started };
-  } catch (error) {
-    const e = error as Error;
-    const timedOut = e.name === "TimeoutError" || e.name === "AbortError";
-    return {
-      ok: false,
-      error: timedOut ? new Error(`endpoint did not answer within ${options.timeoutMs} ms`) : new Error(`endpoint unreachable: ${describeFetchError(e)}`),
-      timedOut,
-      durationMs: performance.now() - started,
-    };
+    target = new URL(url);
+  } catch {
+    return { ok: false, error: new Error(`endpoint URL ${url} is not valid`), timedOut: false, durationMs: elapsed() };
   }
-}
-
-function describeFetchError(e: Error): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ? `${cause.code} ${cause.message ?? ""}`.trim() : e.message;
+  const client = target.protocol === "https:" ? https : http;
+  return await new Promise<EndpointReply>((resolve) => {
+    let settled = false;
+    const settle = (reply: EndpointReply): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(reply);
+    };
+    const request = client.request(
+      target,
+      {
+        method: "POST",
+        agent: target.protocol === "https:" ? httpsAgent : httpAgent,
+        headers: {
+          [HEADERS.triggerApiKey]: apiKey,
+          [HEADERS.triggerAction]: action,
+          [HEADERS.triggerVersion]: SERVER_API_VERSION,
+          "user-agent": "baton-server/0.1.0",
+          accept: "application/json",
+          ...(payload === undefined ? { "content-length": "0" } : { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)) }),
+          ...options.headers,
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("error", (error) => settle({ ok: false, error: new Error(`endpoint response failed: ${error.message}`), timedOut: false, durationMs: elapsed() }));
+        response.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(response.headers)) {
+            if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+          }
+          settle({ ok: true, status: response.statusCode ?? 0, headers, body: parsed, text, durationMs: elapsed() });
+        });
+      },
+    );
+    const timer = setTimeout(() => {
+      request.destroy();
+      settle({ ok: false, error: new Error(`endpoint did not answer within ${options.timeoutMs} ms`), timedOut: true, durationMs: elapsed() });
+    }, options.timeoutMs);
+    request.on("error", (error: NodeJS.ErrnoException) => {
+      settle({ ok: false, error: new Error(`endpoint unreachable: ${error.code ? `${error.code} ` : ""}${error.message}`.trim()), timedOut: false, durationMs: elapsed() });
+    });
+    request.end(payload);
+  });
 }
