@@ -4,9 +4,7 @@
  * `OTEL_EXPORTER_OTLP_ENDPOINT` set, every ended run is exported as a trace over OTLP/HTTP (the only place the OTel
  * SDK is wired; the rest of the server uses `@opentelemetry/api`).
  */
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { resolvePostgres } from "./db/postgres";
 import { createLogger } from "./logger";
 import { startServer } from "./server";
@@ -14,15 +12,22 @@ import { DeterministicIdGenerator } from "./telemetry/ids";
 
 const log = createLogger(process.env.LOG_LEVEL ?? "info");
 const postgres = await resolvePostgres({ log: (m) => log.info(m) });
-// the exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces) and OTEL_EXPORTER_OTLP_HEADERS itself
-const tracerProvider = process.env.OTEL_EXPORTER_OTLP_ENDPOINT
-  ? new BasicTracerProvider({
-      resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME || "baton" }),
-      // span ids derived from run and task ids: a run exported twice keeps its ids
-      idGenerator: new DeterministicIdGenerator(),
-      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
-    })
-  : undefined;
+/** The OTel SDK with the OTLP/HTTP exporter, loaded only when export is on (it is slow to import). */
+async function otlpTracerProvider(): Promise<BasicTracerProvider> {
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BasicTracerProvider, BatchSpanProcessor }] = await Promise.all([
+    import("@opentelemetry/exporter-trace-otlp-http"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/sdk-trace-base"),
+  ]);
+  return new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": process.env.OTEL_SERVICE_NAME || "baton" }),
+    // span ids derived from run and task ids: a run exported twice keeps its ids
+    idGenerator: new DeterministicIdGenerator(),
+    // the exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces) and OTEL_EXPORTER_OTLP_HEADERS itself
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+  });
+}
+const tracerProvider = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? await otlpTracerProvider() : undefined;
 if (tracerProvider) log.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, "exporting run traces over OTLP/HTTP");
 let server: Awaited<ReturnType<typeof startServer>> | undefined;
 try {
