@@ -34,7 +34,8 @@ export type RawEvent = z.infer<typeof RawEvent>;
  */
 export const SendEventOptions = z.object({
   deliverAt: z.coerce.date().optional(),
-  deliverAfter: z.number().int().min(0).optional(),
+  // bounded so that now + deliverAfter is still a date (10^15 s used to be a 500)
+  deliverAfter: z.number().int().min(0).max(100 * 365 * 24 * 3600, "must be at most 100 years in seconds (3153600000)").optional(),
   accountId: z.string().optional(),
 });
 export type SendEventOptions = z.infer<typeof SendEventOptions>;
@@ -186,6 +187,12 @@ export const ListRunsResponse = z.object({
 });
 export type ListRunsResponse = z.infer<typeof ListRunsResponse>;
 
+/** A global event position in a query string: digits within Postgres' bigint (a larger number is a 422, not a 500). */
+const EventPosition = z
+  .string()
+  .regex(/^\d+$/, "must be an event position (digits)")
+  .refine((v) => !/^\d+$/.test(v) || BigInt(v) <= BigInt("9223372036854775807"), "must be an event position (at most 9223372036854775807)");
+
 /**
  * Query of `GET /api/v2/runs/:runId` (v2 `GetRunOptions`): `subtasks` nests child tasks, `taskdetails`
  * adds params/output/error, `cursor`/`take` (1..50, default 20) page the top-level tasks, and Baton's
@@ -196,7 +203,7 @@ export const GetRunQuery = z.object({
   taskdetails: z.stringbool().optional(),
   cursor: z.string().min(1).optional(),
   take: z.coerce.number().int().min(1).max(50).default(20),
-  asOf: z.string().regex(/^\d+$/, "must be an event position (digits)").optional(),
+  asOf: EventPosition.optional(),
 });
 export type GetRunQuery = z.infer<typeof GetRunQuery>;
 
@@ -285,7 +292,7 @@ export type GetRunStatusesResponse = z.infer<typeof GetRunStatusesResponse>;
  * `take` (1..1000, default 100).
  */
 export const ListRunEventsQuery = z.object({
-  after: z.string().regex(/^\d+$/, "must be an event position (digits)").optional(),
+  after: EventPosition.optional(),
   take: z.coerce.number().int().min(1).max(1000).default(100),
 });
 export type ListRunEventsQuery = z.infer<typeof ListRunEventsQuery>;

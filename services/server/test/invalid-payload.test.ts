@@ -183,3 +183,41 @@ describe("size limits", () => {
     expect((await e2e.waitForRun(runId!)).status).toBe("SUCCESS");
   });
 });
+
+describe("out-of-range values", () => {
+  it("a delivery time beyond what a date can hold is a 422 naming the option, never 500", async () => {
+    const before = await rowCounts(e2e.server.pool);
+    for (const options of [{ deliverAfter: 1e15 }, { deliverAfter: Number.MAX_SAFE_INTEGER }, { deliverAt: "not a date" }]) {
+      const r = await rawRequest(e2e.server.url, "POST", "/api/v1/events", {
+        headers: { authorization: `Bearer ${e2e.server.apiKeys.dev}`, "content-type": "application/json" },
+        body: JSON.stringify({ event: { name: "far.future" }, options }),
+      });
+      expectEnvelope(r, 422, JSON.stringify(options));
+      expect(r.body.error.details.map((d: { path: string }) => d.path)).toEqual([`options.${Object.keys(options)[0]}`]);
+    }
+    expect(await rowCounts(e2e.server.pool)).toEqual(before);
+  });
+});
+
+describe("bad query strings on GET routes", () => {
+  it("answer 4xx in the envelope with the parameter named, never 500", async () => {
+    const cases: Array<[string, string]> = [
+      ["/api/v1/runs?take=abc", "take"],
+      ["/api/v1/runs?take=0", "take"],
+      ["/api/v1/runs?status=BOGUS", "status"],
+      [`/api/v2/runs/${doneRun.id}?asOf=abc`, "asOf"],
+      [`/api/v2/runs/${doneRun.id}?asOf=99999999999999999999999`, "asOf"],
+      [`/api/v2/runs/${doneRun.id}?subtasks=maybe`, "subtasks"],
+      [`/api/v1/runs/${doneRun.id}/events?after=x`, "after"],
+      [`/api/v1/runs/${doneRun.id}/events?after=99999999999999999999999`, "after"],
+      [`/api/v1/runs/${doneRun.id}/events?take=100000`, "take"],
+    ];
+    for (const [path, param] of cases) {
+      const r = await rawRequest(e2e.server.url, "GET", path, { headers: { authorization: `Bearer ${e2e.server.apiKeys.dev}` } });
+      expect(r.status, `${path}: ${r.text}`).toBeGreaterThanOrEqual(400);
+      expectEnvelope(r, r.status, path);
+      expect(r.status, `${path}: ${r.text}`).toBeLessThan(500);
+      expect(r.body.error.message, path).toContain(param);
+    }
+  });
+});
