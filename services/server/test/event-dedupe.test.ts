@@ -140,11 +140,16 @@ describe("delayed events (v2's rule)", () => {
     expect(sent.status).toBe(200);
     expect(sent.body.deliveredAt).toBeNull();
     expect(await runsOfEvent("order-1s")).toEqual([]);
+    // a resend while delivery is less than 5 s away returns the original and changes nothing (v2's rule)
+    const resent = await post({ event: { name: "order.placed", id: "order-1s", payload: { soon: false } }, options: { deliverAfter: 30 } });
+    expect(resent.status).toBe(200);
+    expect(resent.body).toEqual(sent.body);
     const delivered = await until(() => records("order-1s"), (r) => r[0]?.delivered_at != null, "delivery", 10_000);
     const lag = delivered[0]!.delivered_at!.getTime() - sentAt;
     expect(lag).toBeGreaterThanOrEqual(950);
     expect(lag).toBeLessThan(3_000);
     const ids = await e2e.waitForRuns("order-1s", 2);
-    for (const id of ids) expect((await e2e.waitForRun(id)).status).toBe("SUCCESS");
+    for (const id of ids) expect((await e2e.waitForRun(id)).output).toEqual({ seen: { soon: true } });
+    expect(await runsOfEvent("order-1s")).toHaveLength(2);
   });
 });
