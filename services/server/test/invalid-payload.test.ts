@@ -1,10 +1,8 @@
 import { eventTrigger, invokeTrigger } from "@baton/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import type { CommandContext } from "../src/commands/context";
-import { createApp } from "../src/http/app";
 import { Hits, startE2E, type E2E } from "./e2e/helpers";
-import { expectEnvelope, Gates, rawRequest, rowCounts, until } from "./support";
+import { apiRoutes, expectEnvelope, Gates, rawRequest, rowCounts, until } from "./support";
 
 const hits = new Hits();
 const gates = new Gates();
@@ -76,8 +74,8 @@ describe("a payload that fails the job's schema", () => {
 });
 
 /** Every POST route of the router, as `path` (hono's own list). */
-const POST_ROUTES = createApp({ ctx: {} as CommandContext, environmentsByKeyHash: new Map() })
-  .routes.filter((r) => r.method === "POST" && r.path.startsWith("/api/"))
+const POST_ROUTES = apiRoutes()
+  .filter((r) => r.method === "POST")
   .map((r) => r.path);
 
 /** For each POST route that reads a body: a wrongly typed body and the issue paths it must name. `null`: no body. */

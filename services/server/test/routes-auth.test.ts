@@ -1,25 +1,7 @@
 import { eventTrigger, invokeTrigger } from "@baton/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CommandContext } from "../src/commands/context";
-import { createApp } from "../src/http/app";
 import { startE2E, type E2E } from "./e2e/helpers";
-import { expectEnvelope, rawRequest, rowCounts } from "./support";
-
-/** Every `/api` route of the router itself (hono's `app.routes`, minus middleware), as `METHOD path`. */
-function apiRoutes(): Array<{ method: string; path: string }> {
-  // registering routes touches no dependency, so an empty context is enough to read the route list
-  const app = createApp({ ctx: {} as CommandContext, environmentsByKeyHash: new Map() });
-  const seen = new Set<string>();
-  const routes: Array<{ method: string; path: string }> = [];
-  for (const r of app.routes) {
-    if (r.method === "ALL" || !r.path.startsWith("/api/")) continue;
-    const id = `${r.method} ${r.path}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    routes.push({ method: r.method, path: r.path });
-  }
-  return routes;
-}
+import { apiRoutes, expectEnvelope, rawRequest, rowCounts } from "./support";
 
 const ROUTES = apiRoutes();
 

@@ -1,5 +1,23 @@
 import type pg from "pg";
 import { expect } from "vitest";
+import type { CommandContext } from "../src/commands/context";
+import { createApp } from "../src/http/app";
+
+/** Every `/api` route of the router itself (hono's `app.routes` of `createApp`, minus middleware), in order. */
+export function apiRoutes(): Array<{ method: string; path: string }> {
+  // registering routes touches no dependency, so an empty context is enough to read the route list
+  const app = createApp({ ctx: {} as CommandContext, environmentsByKeyHash: new Map() });
+  const seen = new Set<string>();
+  const routes: Array<{ method: string; path: string }> = [];
+  for (const r of app.routes) {
+    if (r.method === "ALL" || !r.path.startsWith("/api/")) continue;
+    const id = `${r.method} ${r.path}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    routes.push({ method: r.method, path: r.path });
+  }
+  return routes;
+}
 
 /** A raw HTTP call: any headers, any body text; the JSON answer parsed when it is JSON. */
 export async function rawRequest(
