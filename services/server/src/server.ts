@@ -77,18 +77,17 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
   const byId = new Map<string, Environment>(environments.map((e) => [e.id, e]));
   const byKeyHash = new Map<string, Environment>(environments.map((e) => [e.keyHash, e]));
   const workerId = newId("worker");
-  let dispatcher: Dispatcher | undefined;
-  const ctx: CommandContext = {
+  const base: CommandContext = {
     pool,
     config,
     environments: byId,
     log,
     workerId,
-    activeRuns: new Set(),
+    activeRuns: new Map(),
     runCache: new RunCache(),
-    onJobScheduled: (at) => dispatcher?.wakeAt(at),
   };
-  if (config.dispatcher) dispatcher = await startDispatcher(ctx);
+  const dispatcher: Dispatcher | undefined = config.dispatcher ? await startDispatcher(base) : undefined;
+  const ctx = dispatcher?.ctx ?? base;
   const traces: TraceExporter | undefined = options.tracerProvider
     ? startTraceExporter({ pool, tracerProvider: options.tracerProvider, log, intervalMs: options.traceExportIntervalMs })
     : undefined;

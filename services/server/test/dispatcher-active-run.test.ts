@@ -1,38 +1,47 @@
 import { eventTrigger } from "@baton/sdk";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CommandContext } from "../src/commands/context";
-import { executeRun } from "../src/dispatcher/execute-run";
+import { DIRECT_DISPATCH_FALLBACK_MS } from "../src/commands/scheduling";
 import { startE2E, type E2E } from "./e2e/helpers";
-import { graphileJobs, until } from "./support";
 
 let e2e: E2E;
+let executions = 0;
 
 beforeAll(async () => {
   e2e = await startE2E((client) => {
-    client.defineJob({ id: "quick", name: "quick", version: "1.0.0", trigger: eventTrigger({ name: "quick" }), run: async () => "done" });
+    client.defineJob({
+      id: "yielding",
+      name: "yielding",
+      version: "1.0.0",
+      trigger: eventTrigger({ name: "yielding" }),
+      run: async (_payload, io) => {
+        executions++;
+        await io.runTask("first", async () => "one");
+        // io.yield ends this execution with YIELD_EXECUTION: the next execution is due at once, while this
+        // process may still be finishing the current one
+        io.yield("after-first");
+        return await io.runTask("second", async () => "two");
+      },
+    });
   });
 });
 afterAll(async () => e2e?.close());
 
-describe("execute-run job for a run this process is executing", () => {
-  // Race seen under load: an execution commits RETRY_WITH_TASK due at once, and graphile hands the new `run:<id>` job to
-  // another slot before the execution has returned; that job used to be dropped and the run waited forever.
-  it("is not dropped: the run is looked at again shortly", async () => {
-    const event = await e2e.sendEvent("quick", {});
+describe("a wake-up of a run this process is executing", () => {
+  // Race seen under load: an execution commits a next step due at once (a yield, an immediate retry), and the wake-up
+  // arrives before the execution has returned; it used to be dropped and the run waited forever.
+  it("is served when the current execution ends, not dropped", async () => {
+    const event = await e2e.sendEvent("yielding", {});
     const [runId] = await e2e.waitForRuns(event.id);
-    expect((await e2e.waitForRun(runId!)).status).toBe("SUCCESS");
-    await until(() => graphileJobs(e2e.server.pool, `run:${runId}`), (jobs) => jobs.length === 0, "no pending job");
-
-    // the same process still "executes" the run when the job arrives
-    const ctx = { pool: e2e.server.pool, log: pino({ level: "silent" }), workerId: e2e.server.workerId, activeRuns: new Set([runId!]) } as unknown as CommandContext;
-    await executeRun(ctx, runId!);
-    const jobs = await graphileJobs(e2e.server.pool, `run:${runId}`);
-    expect(jobs).toHaveLength(1);
-    expect(jobs[0]!.run_at.getTime()).toBeLessThan(Date.now() + 1_000);
-
-    // the follow-up finds the run ended and changes nothing
-    await until(() => graphileJobs(e2e.server.pool, `run:${runId}`), (j) => j.length === 0, "follow-up job done");
-    expect((await e2e.getRun(runId!)).status).toBe("SUCCESS");
+    const run = await e2e.waitForRun(runId!);
+    expect(run.status, JSON.stringify(run.error)).toBe("SUCCESS");
+    expect(run.output).toBe("two");
+    expect(executions).toBe(2);
+    const { rows } = await e2e.server.pool.query<{ type: string; occurred_at: Date }>(
+      "select type, occurred_at from baton.events where stream_id = $1 and type in ('run.started', 'run.yielded') order by version",
+      [runId],
+    );
+    expect(rows.map((r) => r.type)).toEqual(["run.started", "run.yielded", "run.started"]);
+    // served by this process as soon as the first execution ended, not by the outbox fallback job later
+    expect(rows[2]!.occurred_at.getTime() - rows[1]!.occurred_at.getTime()).toBeLessThan(DIRECT_DISPATCH_FALLBACK_MS);
   });
 });

@@ -12,12 +12,19 @@ export interface CommandContext {
   readonly environments: ReadonlyMap<string, Environment>;
   readonly log: Logger;
   readonly workerId: string;
-  /** Runs this process is executing right now (an EXECUTING run of this worker that is not here was abandoned). */
-  readonly activeRuns: Set<string>;
+  /**
+   * Runs this process is executing right now (an EXECUTING run of this worker that is not here was abandoned); the
+   * value turns true when another wake-up of the run arrives meanwhile, to be served once the current execution ends.
+   */
+  readonly activeRuns: Map<string, boolean>;
   /** Runs this process is executing, so task-API writes need no read first (see RunCache). */
   readonly runCache: RunCache;
   /** Called after a commit that enqueued jobs due at `runAt` (in the future): arms a precise local timer. */
   readonly onJobScheduled?: (runAt: Date) => void;
+  /** Executes a run in this process now (set when the process runs the dispatcher). */
+  readonly dispatchNow?: (runId: string) => void;
+  /** Executes a run in this process at `at` (a local timer; the outbox job stays the durable fallback). */
+  readonly dispatchAt?: (runId: string, at: Date) => void;
 }
 
 /** The fixed organization and project every environment belongs to (v2's `ctx.organization` / `ctx.project`). */

@@ -12,16 +12,13 @@ import type { Environment } from "../keys";
 import { emptyProjectionState } from "../projections/reducers";
 import type { EventRecordRow, JobRow } from "../projections/rows";
 import { retryOnConflict, type CommandContext } from "./context";
+import { scheduleExecution } from "./scheduling";
+import { TASKS } from "./tasks-names";
 
 /** v2's debounce rule: a resent event id updates the stored event only while its delivery is more than 5 s away. */
 export const RESCHEDULE_WINDOW_MS = 5_000;
 
-/** The graphile task names of the outbox. */
-export const TASKS = {
-  executeRun: "baton.execute_run",
-  deliverEvent: "baton.deliver_event",
-  schedule: "baton.schedule",
-} as const;
+export { TASKS } from "./tasks-names";
 
 /** One event to ingest, as in `POST /api/v1/events`. */
 export interface IngestInput {
@@ -63,6 +60,7 @@ export function concurrencyOf(job: JobRow): { key: string | null; limit: number 
 
 /** Appends `run.created` + `run.queued` for a new run of `job` and enqueues its first execution. */
 export function createRun(
+  ctx: CommandContext,
   uow: UnitOfWork,
   job: JobRow,
   record: EventRecordRow,
@@ -95,7 +93,7 @@ export function createRun(
     ],
     { ...metadata, causationId: record.id },
   );
-  uow.enqueue({ task: TASKS.executeRun, payload: { runId }, jobKey: `run:${runId}` });
+  scheduleExecution(ctx, uow, runId, null);
   return runId;
 }
 
@@ -115,8 +113,8 @@ export function jobMatchesEvent(job: JobRow, record: EventRecordRow): boolean {
  * Delivers an event record now: one run per matching enabled job, then `event.delivered` with the run ids.
  * The record must be in `uow.state` (it is read for its version).
  */
-export function deliverRecord(uow: UnitOfWork, record: EventRecordRow, jobs: readonly JobRow[], metadata: EventMetadata): string[] {
-  const runIds = jobs.filter((j) => j.enabled && jobMatchesEvent(j, record)).map((j) => createRun(uow, j, record, metadata));
+export function deliverRecord(ctx: CommandContext, uow: UnitOfWork, record: EventRecordRow, jobs: readonly JobRow[], metadata: EventMetadata): string[] {
+  const runIds = jobs.filter((j) => j.enabled && jobMatchesEvent(j, record)).map((j) => createRun(ctx, uow, j, record, metadata));
   const current = uow.state.event_records.get(record.id) ?? record;
   uow.append(record.id, current.version, [{ type: "event.delivered", data: { runIds } }], metadata);
   return runIds;
@@ -243,7 +241,7 @@ function scheduleOrDeliver(
   now: Date,
 ): void {
   if (record.deliver_at.getTime() <= now.getTime()) {
-    deliverRecord(uow, record, jobs, metadata);
+    deliverRecord(ctx, uow, record, jobs, metadata);
   } else {
     uow.enqueue({
       task: TASKS.deliverEvent,
@@ -289,7 +287,7 @@ export async function deliverScheduledEvent(ctx: CommandContext, eventRecordId: 
     const jobs = await loadEventJobs(ctx, record.environment_id);
     const uow = new UnitOfWork(emptyProjectionState(), now);
     uow.state.event_records.set(record.id, record);
-    deliverRecord(uow, record, jobs, { actor: { type: "worker", id: ctx.workerId } });
+    deliverRecord(ctx, uow, record, jobs, { actor: { type: "worker", id: ctx.workerId } });
     await uow.commit(ctx.pool);
   });
 }

@@ -65,7 +65,7 @@ export async function invokeJob(
       ],
       metadata,
     );
-    const runId = createRun(uow, job, uow.state.event_records.get(recordId)!, metadata);
+    const runId = createRun(ctx, uow, job, uow.state.event_records.get(recordId)!, metadata);
     uow.append(recordId, 1, [{ type: "event.delivered", data: { runIds: [runId] } }], metadata);
     await uow.commit(ctx.pool);
     return { id: runId };

@@ -6,7 +6,8 @@ import type { Environment } from "../keys";
 import { emptyProjectionState } from "../projections/reducers";
 import { TERMINAL_RUN_STATUSES, type RunRow } from "../projections/rows";
 import { retryOnConflict, type CommandContext } from "./context";
-import { createRun, TASKS } from "./ingest";
+import { createRun } from "./ingest";
+import { scheduleExecution } from "./scheduling";
 import { loadEventRecord, loadJob, loadRun, loadTasks, stateWithRun } from "./load";
 
 /**
@@ -58,7 +59,7 @@ export async function continueRun(ctx: CommandContext, env: Environment, runId: 
     const uow = new UnitOfWork(stateWithRun(run, tasks));
     const reset = tasks.filter((t) => t.status === "ERRORED" || t.status === "CANCELED");
     uow.append(runId, run.version, [...reset.map((t) => ({ type: "task.reset" as const, data: { taskId: t.id } })), { type: "run.continued", data: {} }], metadata);
-    uow.enqueue({ task: TASKS.executeRun, payload: { runId }, jobKey: `run:${runId}` });
+    scheduleExecution(ctx, uow, runId, null);
     await uow.commit(ctx.pool);
     return uow.state.runs.get(runId)!;
   });
@@ -102,7 +103,7 @@ export async function rerunRun(ctx: CommandContext, env: Environment, runId: str
     metadata,
   );
   const fresh = uow.state.event_records.get(recordId)!;
-  const newRunId = createRun(uow, { ...job, endpoint_id: run.endpoint_id }, fresh, metadata, { jobVersion: run.job_version, rerunOf: runId });
+  const newRunId = createRun(ctx, uow, { ...job, endpoint_id: run.endpoint_id }, fresh, metadata, { jobVersion: run.job_version, rerunOf: runId });
   uow.append(recordId, uow.state.event_records.get(recordId)!.version, [{ type: "event.delivered", data: { runIds: [newRunId] } }], metadata);
   await uow.commit(ctx.pool);
   return uow.state.runs.get(newRunId)!;

@@ -100,7 +100,7 @@ export async function fireScheduleSlot(
         metadata,
       );
       const record = uow.state.event_records.get(recordId)!;
-      const runId = createRun(uow, job, record, metadata);
+      const runId = createRun(ctx, uow, job, record, metadata);
       uow.append(recordId, 1, [{ type: "event.delivered", data: { runIds: [runId] } }], metadata);
     }
     let next = nextSlot(schedule, slot);

@@ -128,7 +128,9 @@ async function loadTaskContext(
   completingIds: readonly string[],
 ): Promise<TaskContext> {
   const cached = ctx.runCache.get(runId);
-  if (cached && cached.run.environment_id === env.id) {
+  // a task the cache does not know was created through another process: then read afresh
+  const complete = cached !== undefined && (parentId === null || cached.tasks.has(parentId)) && completingIds.every((id) => cached.tasks.has(id));
+  if (cached && complete && cached.run.environment_id === env.id) {
     const existingId = idempotencyKey === null ? undefined : cached.byKey.get(idempotencyKey);
     return {
       run: cached.run,

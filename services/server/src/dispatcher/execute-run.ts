@@ -7,10 +7,12 @@ import {
   type StoredError,
 } from "@baton/core";
 import { retryOnConflict, ORGANIZATION, PROJECT, type CommandContext } from "../commands/context";
-import { reviveDates, TASKS, toApiEventLog } from "../commands/ingest";
+import { reviveDates, toApiEventLog } from "../commands/ingest";
+import { PRIORITY, scheduleExecution } from "../commands/scheduling";
 import { applyCompletions, checkOutputSize, RUN_DATES, TASK_DATES } from "../commands/tasks";
 import { callEndpoint, type EndpointReply } from "../endpoint-client";
-import { UnitOfWork } from "../event-store/store";
+import { ApiError } from "../errors";
+import { AppendConflictError, UnitOfWork } from "../event-store/store";
 import { newId } from "../ids";
 import type { Environment } from "../keys";
 import { emptyProjectionState } from "../projections/reducers";
@@ -152,16 +154,16 @@ function cachedTasks(tasks: readonly TaskRow[]): { tasks: CachedTask[]; noopKeys
 export async function executeRun(ctx: CommandContext, runId: string): Promise<void> {
   const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
   if (ctx.activeRuns.has(runId)) {
-    // This process executes it right now. The job may be the next step that execution just committed (a retry or
-    // resume due at once can be fetched before the execution returns): look again shortly instead of dropping it.
-    const uow = new UnitOfWork();
-    reschedule(ctx, uow, runId, new Date(Date.now() + 100));
-    await uow.commit(ctx.pool);
+    // This process executes it right now. The wake-up may be the next step that execution just committed (a retry,
+    // resume or yield due at once): it is served as soon as the current execution ends, never dropped.
+    ctx.activeRuns.set(runId, true);
     return;
   }
-  ctx.activeRuns.add(runId);
   try {
-    await executeClaimed(ctx, runId, metadata);
+    do {
+      ctx.activeRuns.set(runId, false);
+      await executeClaimed(ctx, runId, metadata);
+    } while (ctx.activeRuns.get(runId) === true);
   } finally {
     ctx.activeRuns.delete(runId);
   }
@@ -267,6 +269,8 @@ async function claimRun(
     [{ type: "run.started", data: { workerId: ctx.workerId, executionId: newId("exec"), isRetry: current.is_retry || current.execution_failure_count > 0 } }],
     metadata,
   );
+  // the pending outbox job of this run (the fallback of an in-process dispatch, or a timer's job) is served now
+  uow.dequeue(`run:${run.id}`);
   if (run.concurrency_key && run.concurrency_limit !== null) {
     const admitted = await commitWithConcurrencySlot(ctx, uow, run.concurrency_key, run.concurrency_limit);
     if (!admitted) {
@@ -310,9 +314,9 @@ async function commitWithConcurrencySlot(ctx: CommandContext, uow: UnitOfWork, k
   }
 }
 
+/** A resumption of a started run (waits, retries, yields, transport retries): ahead of first executions. */
 function reschedule(ctx: CommandContext, uow: UnitOfWork, runId: string, at: Date | null): void {
-  uow.enqueue({ task: TASKS.executeRun, payload: { runId }, jobKey: `run:${runId}`, runAt: at });
-  if (at && at.getTime() > Date.now()) ctx.onJobScheduled?.(at);
+  scheduleExecution(ctx, uow, runId, at, PRIORITY.resume);
 }
 
 function errorOf(value: unknown, fallback: string): StoredError {
@@ -325,6 +329,38 @@ function errorOf(value: unknown, fallback: string): StoredError {
     };
   }
   return { message: fallback };
+}
+
+/** The cached run lacks tasks an answer refers to (they were created through another process): re-read. */
+class StaleRunCacheError extends AppendConflictError {
+  constructor(runId: string) {
+    super(runId, -1, -1);
+    this.message = `run ${runId}: cached state is stale`;
+  }
+}
+
+/** Every task id a RunJobResponse refers to (its completions, its task, its parallel children). */
+function referencedTaskIds(response: RunJobResponse): string[] {
+  const ids = (response.completedTasks ?? []).map((c) => c.id);
+  switch (response.status) {
+    case "ERROR":
+      if (response.task?.id) ids.push(response.task.id);
+      break;
+    case "RESUME_WITH_TASK":
+    case "RETRY_WITH_TASK":
+      ids.push(response.task.id);
+      break;
+    case "RESUME_WITH_PARALLEL_TASK":
+      ids.push(response.task.id);
+      for (const child of response.childErrors) if ("task" in child && child.task && typeof child.task === "object" && "id" in child.task) ids.push(String(child.task.id));
+      break;
+    case "AUTO_YIELD_EXECUTION_WITH_COMPLETED_TASK":
+      ids.push(response.id);
+      break;
+    default:
+      break;
+  }
+  return ids;
 }
 
 /** Applies one execution's outcome, if this execution still owns the run. */
@@ -366,11 +402,24 @@ async function applyReply(ctx: CommandContext, runId: string, claimedAt: Date, r
       endRun(uow, run, tasks, { type: "run.failed", error: { message: `endpoint answered with an invalid RunJobResponse: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`, name: "ProtocolError" }, taskId: null }, durationMs, metadata);
     } else {
       const response = parsed.data;
-      if (reply.headers.get(HEADERS.batonProtocol) === null && run.status === "EXECUTING") {
-        // nothing: v2 endpoints are welcome; the header only unlocks Baton's extension
+      const unknown = referencedTaskIds(response).filter((id) => !uow.state.tasks.has(id));
+      if (unknown.length && cached) {
+        // tasks created through another process's API since this process cached the run: read it afresh
+        throw new StaleRunCacheError(runId);
       }
-      applyCompletions(ctx, uow, run, response.completedTasks, metadata);
-      applyResponse(ctx, uow, run, tasks, response, durationMs, metadata);
+      try {
+        applyCompletions(ctx, uow, run, response.completedTasks, metadata);
+        applyResponse(ctx, uow, run, tasks, response, durationMs, metadata);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        // the endpoint answered something that cannot be applied (e.g. an unknown task): the run fails, loudly
+        const fresh = new UnitOfWork(emptyProjectionState());
+        fresh.state.runs.set(run.id, run);
+        for (const t of tasks) fresh.state.tasks.set(t.id, t);
+        endRun(fresh, run, tasks, { type: "run.failed", error: { message: `endpoint answered with a response that cannot be applied: ${error.message}`, name: "ProtocolError" }, taskId: null }, durationMs, metadata);
+        await fresh.commit(ctx.pool);
+        return;
+      }
     }
   }
   await uow.commit(ctx.pool);
@@ -496,6 +545,6 @@ async function admitNext(ctx: CommandContext, key: string, limit: number): Promi
   );
   if (!rows.length) return;
   const uow = new UnitOfWork();
-  for (const r of rows) uow.enqueue({ task: TASKS.executeRun, payload: { runId: r.id }, jobKey: `run:${r.id}` });
+  for (const r of rows) scheduleExecution(ctx, uow, r.id, null);
   await uow.commit(ctx.pool);
 }

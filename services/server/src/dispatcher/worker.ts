@@ -5,6 +5,7 @@ import { deliverScheduledEvent, TASKS } from "../commands/ingest";
 import { fireScheduleSlot } from "../commands/schedules";
 import { UnitOfWork } from "../event-store/store";
 import { loadRun } from "../commands/load";
+import { PRIORITY, scheduleExecution } from "../commands/scheduling";
 import { executeRun, WORKER_STALE_MS } from "./execute-run";
 
 /** How often a process proves it is alive, and looks for runs of dead workers (ms). */
@@ -12,10 +13,21 @@ const HEARTBEAT_MS = 1_000;
 /** graphile-worker's poll for future jobs (ms); local timers wake it precisely for jobs this process scheduled. */
 const POLL_INTERVAL_MS = 1_000;
 
+/** Local timers are armed for wake-ups due within this horizon (ms); later ones are armed by a periodic scan. */
+const TIMER_HORIZON_MS = 120_000;
+/** How often the scan arms timers for executions due within the horizon that this process has no timer for (ms). */
+const TIMER_SCAN_MS = 30_000;
+
 /** The dispatcher of one server process: graphile-worker tasks, liveness heartbeat, recovery, precise timers. */
 export interface Dispatcher {
+  /** The command context of this process with in-process dispatch wired in (use it for the HTTP app too). */
+  readonly ctx: CommandContext;
   /** Arms a timer that wakes the workers when a job scheduled for `at` comes due. */
   wakeAt(at: Date): void;
+  /** Executes a run in this process now (bounded by `workerConcurrency`; beyond it, in arrival order). */
+  dispatchNow(runId: string): void;
+  /** Executes a run in this process at `at` (a local timer; the run's outbox job is the fallback). */
+  dispatchAt(runId: string, at: Date): void;
   /** Stops taking jobs, waits for running ones, removes this worker's liveness row. */
   stop(): Promise<void>;
 }
@@ -58,7 +70,7 @@ export async function recoverLostRuns(ctx: CommandContext): Promise<string[]> {
     uow.append(run.id, run.version, [{ type: "run.yielded", data: { reason: "worker_lost", resumeAt: null, executionDurationMs: 0 } }], {
       actor: { type: "worker", id: ctx.workerId },
     });
-    uow.enqueue({ task: TASKS.executeRun, payload: { runId: run.id }, jobKey: `run:${run.id}` });
+    scheduleExecution(ctx, uow, run.id, null, PRIORITY.resume);
     try {
       await uow.commit(ctx.pool);
       recovered.push(run.id);
@@ -83,8 +95,61 @@ function pidAlive(pid: number): boolean {
  * Starts graphile-worker with Baton's tasks (`baton.execute_run`, `baton.deliver_event`, `baton.schedule`), the
  * heartbeat and the recovery sweep. Task handlers are idempotent, so graphile's at-least-once delivery is safe.
  */
-export async function startDispatcher(ctx: CommandContext): Promise<Dispatcher> {
-  await registerWorker(ctx);
+export async function startDispatcher(base: CommandContext): Promise<Dispatcher> {
+  await registerWorker(base);
+  let stopped = false;
+  // in-process execution: right after the commit that calls for it, or at its time (no queue round trip)
+  let running = 0;
+  const backlog: string[] = [];
+  const pump = (): void => {
+    while (!stopped && running < ctx.config.workerConcurrency && backlog.length) {
+      const runId = backlog.shift()!;
+      running++;
+      executeRun(ctx, runId)
+        .catch((error: unknown) => ctx.log.error({ err: error, runId }, "in-process execution failed; the outbox job will retry it"))
+        .finally(() => {
+          running--;
+          pump();
+        });
+    }
+  };
+  const dispatchNow = (runId: string): void => {
+    if (stopped) return;
+    backlog.push(runId);
+    pump();
+  };
+  const runTimers = new Map<string, NodeJS.Timeout>();
+  const dispatchAt = (runId: string, at: Date): void => {
+    const delay = at.getTime() - Date.now();
+    if (stopped || delay > TIMER_HORIZON_MS) return;
+    const previous = runTimers.get(runId);
+    if (previous) clearTimeout(previous);
+    const timer = setTimeout(() => {
+      runTimers.delete(runId);
+      dispatchNow(runId);
+    }, Math.max(0, delay));
+    timer.unref();
+    runTimers.set(runId, timer);
+  };
+  const timers = new Set<NodeJS.Timeout>();
+  const wake = (): void => {
+    if (stopped) return;
+    // the same notification graphile's add_job sends: every worker listening fetches due jobs now
+    base.pool.query(`select pg_notify('jobs:insert', '{"r":0,"count":1}')`).catch((error: unknown) => base.log.warn({ err: error }, "wake-up notify failed"));
+  };
+  const wakeAt = (at: Date): void => {
+    const delay = at.getTime() - Date.now();
+    if (stopped || delay > 2_147_000_000) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      wake();
+    }, Math.max(0, delay + 2));
+    timer.unref();
+    timers.add(timer);
+  };
+  // every command this process runs from now on dispatches in-process and arms local timers
+  const ctx: CommandContext = { ...base, dispatchNow, dispatchAt, onJobScheduled: wakeAt };
+
   const taskList: TaskList = {
     [TASKS.executeRun]: async (payload) => {
       await executeRun(ctx, (payload as { runId: string }).runId);
@@ -110,23 +175,23 @@ export async function startDispatcher(ctx: CommandContext): Promise<Dispatcher> 
     }),
   });
 
-  let stopped = false;
-  const timers = new Set<NodeJS.Timeout>();
-  const wake = (): void => {
-    if (stopped) return;
-    // the same notification graphile's add_job sends: every worker listening fetches due jobs now
-    ctx.pool.query(`select pg_notify('jobs:insert', '{"r":0,"count":1}')`).catch((error: unknown) => ctx.log.warn({ err: error }, "wake-up notify failed"));
+
+  const armUpcoming = async (): Promise<void> => {
+    const { rows } = await ctx.pool.query<{ key: string; run_at: Date }>(
+      `select key, run_at from graphile_worker.jobs
+       where task_identifier = $1 and key like 'run:%' and locked_at is null
+         and run_at > now() and run_at <= now() + make_interval(secs => $2::double precision / 1000)`,
+      [TASKS.executeRun, TIMER_HORIZON_MS],
+    );
+    for (const r of rows) if (!runTimers.has(r.key.slice(4))) dispatchAt(r.key.slice(4), r.run_at);
   };
-  const wakeAt = (at: Date): void => {
-    const delay = at.getTime() - Date.now();
-    if (stopped || delay > 2_147_000_000) return;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      wake();
-    }, Math.max(0, delay + 2));
-    timer.unref();
-    timers.add(timer);
-  };
+  const scan = setInterval(() => {
+    armUpcoming().catch((error: unknown) => {
+      if (!stopped) ctx.log.warn({ err: error }, "timer scan failed");
+    });
+  }, TIMER_SCAN_MS);
+  scan.unref();
+  await armUpcoming();
 
   let sweeping: Promise<void> = Promise.resolve();
   const heartbeat = setInterval(() => {
@@ -148,11 +213,18 @@ export async function startDispatcher(ctx: CommandContext): Promise<Dispatcher> 
   );
 
   return {
+    ctx,
     wakeAt,
+    dispatchNow,
+    dispatchAt,
     async stop() {
       stopped = true;
       clearInterval(heartbeat);
+      clearInterval(scan);
       for (const t of timers) clearTimeout(t);
+      for (const t of runTimers.values()) clearTimeout(t);
+      backlog.length = 0;
+      while (running > 0) await new Promise((r) => setTimeout(r, 20));
       await sweeping;
       await runner.stop();
       await ctx.pool.query("delete from baton.workers where id = $1", [ctx.workerId]).catch(() => undefined);

@@ -63,6 +63,7 @@ export class UnitOfWork {
   private readonly events: PendingEvent[] = [];
   private readonly jobs: OutboxJob[] = [];
   private readonly removeJobKeys: string[] = [];
+  private readonly committedHooks: Array<() => void> = [];
   private readonly dirty: { [P in ProjectionName]: Set<string> } = {
     runs: new Set(),
     tasks: new Set(),
@@ -111,6 +112,11 @@ export class UnitOfWork {
   /** Adds a graphile-worker job to the same transaction. */
   enqueue(job: OutboxJob): void {
     this.jobs.push(job);
+  }
+
+  /** Runs `hook` once the unit of work has committed (never when it fails); e.g. dispatch a run in-process. */
+  afterCommit(hook: () => void): void {
+    this.committedHooks.push(hook);
   }
 
   /** Removes a pending graphile-worker job by key in the same transaction (e.g. a canceled delayed event). */
@@ -202,12 +208,15 @@ export class UnitOfWork {
       selects.push(`(select count(*) from removed) as removed`);
     }
     const sql = `with ${ctes.join(",\n")}\nselect ${selects.join(", ")}`;
+    let positions: string[];
     try {
       const result = await db.query<{ positions?: string[] | null }>(sql, params);
-      return result.rows[0]?.positions ?? [];
+      positions = result.rows[0]?.positions ?? [];
     } catch (error) {
       throw await this.translateError(db, error);
     }
+    for (const hook of this.committedHooks.splice(0)) hook();
+    return positions;
   }
 
   private async translateError(db: Queryable, error: unknown): Promise<unknown> {

@@ -89,8 +89,8 @@ describe("a worker killed with SIGKILL loses nothing", () => {
     const [runId] = (await api(servers[0]!.url, "GET", `/api/v2/events/${event.id}`)).runs.map((r: { id: string }) => r.id);
     expect(await statusOf(runId)).toBe("EXECUTING");
     await servers[0]!.kill9();
-    const restartedAt = Date.now();
     servers.push(await spawnServer(db.connectionString, { ...ENV, PORT: String(apiPort) }));
+    const restartedAt = Date.now(); // the new process is up (booting tsx itself can take seconds on a loaded machine)
     await waitFor("SUCCESS", async () => ((await statusOf(runId)) === "SUCCESS" ? true : undefined), 20_000);
     const { rows } = await pool.query<{ occurred_at: Date }>(
       "select occurred_at from baton.events where stream_id = $1 and type = 'run.started' order by version desc limit 1",

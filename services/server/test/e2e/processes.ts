@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -38,6 +39,11 @@ export async function spawnServer(connectionString: string, env: Record<string, 
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+    if (process.env.BATON_TEST_SERVER_LOG) {
+      const log = `${process.env.BATON_TEST_SERVER_LOG}.${child.pid}`;
+      child.stdout!.on("data", (c: Buffer) => appendFileSync(log, c));
+      child.stderr!.on("data", (c: Buffer) => appendFileSync(log, c));
+    }
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before starting:\n${output}`));
