@@ -1,5 +1,4 @@
 import {
-  HEADERS,
   RunJobResponse,
   type CachedTask,
   type EventMetadata,
