@@ -70,6 +70,29 @@ describe("optimistic concurrency", () => {
   });
 });
 
+describe("group commit", () => {
+  it("combines concurrent units of work on different streams into fewer statements", async () => {
+    let statements = 0;
+    const counting = { query: ((...args: Parameters<typeof db.pool.query>) => (statements++, db.pool.query(...args))) as typeof db.pool.query };
+    const positions = await Promise.all(Array.from({ length: 10 }, (_, i) => appendToStream(counting, `gc-${i}`, 0, [{ type: "run.queued", data: {} }])));
+    expect(statements).toBeLessThan(10);
+    expect(new Set(positions.map((p) => p[0])).size).toBe(10);
+    for (let i = 0; i < 10; i++) expect(await readStream(db.pool, `gc-${i}`)).toHaveLength(1);
+  });
+
+  it("still commits the others when one unit of work in a combined statement loses a race", async () => {
+    await appendToStream(db.pool, "gc-shared", 0, [{ type: "run.queued", data: {} }]);
+    const ok = Array.from({ length: 6 }, (_, i) => appendToStream(db.pool, `gc-ok-${i}`, 0, [{ type: "run.queued", data: {} }]));
+    const stale = appendToStream(db.pool, "gc-shared", 0, [{ type: "run.queued", data: {} }]); // it is at version 1
+    const results = await Promise.allSettled([...ok, stale]);
+    expect(results.slice(0, 6).every((r) => r.status === "fulfilled")).toBe(true);
+    expect(results[6]).toMatchObject({ status: "rejected", reason: { streamId: "gc-shared", expectedVersion: 0, actualVersion: 1 } });
+    expect((results[6] as PromiseRejectedResult).reason).toBeInstanceOf(AppendConflictError);
+    for (let i = 0; i < 6; i++) expect(await readStream(db.pool, `gc-ok-${i}`)).toHaveLength(1);
+    expect(await readStream(db.pool, "gc-shared")).toHaveLength(1);
+  });
+});
+
 describe("the transactional outbox", () => {
   it("leaves no event, no projection row and no job when the transaction rolls back", async () => {
     const client = await db.pool.connect();

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { BatonEventBody, EventMetadata, StoredEvent } from "@baton/core";
 import type pg from "pg";
 import {
@@ -128,95 +129,54 @@ export class UnitOfWork {
     return this.events.length === 0 && this.jobs.length === 0 && this.removeJobKeys.length === 0;
   }
 
+  /** The keys two units of work must not share to be combined into one statement (streams, rows, job keys). */
+  conflictKeys(): string[] {
+    const keys = [...this.nextVersion.keys()].map((k) => `s|${k}`);
+    for (const projection of Object.keys(this.dirty) as ProjectionName[]) for (const k of this.dirty[projection]) keys.push(`${projection}|${k}`);
+    for (const j of this.jobs) if (j.jobKey) keys.push(`j|${j.jobKey}`);
+    for (const k of this.removeJobKeys) keys.push(`j|${k}`);
+    return keys;
+  }
+
+  /** What this unit of work writes, as plain lists. */
+  writeSet(): WriteSet {
+    const rows = {} as WriteSet["rows"];
+    for (const projection of Object.keys(this.dirty) as ProjectionName[]) {
+      rows[projection] = [...this.dirty[projection]].map((k) => this.state[projection].get(k)).filter((r) => r !== undefined);
+    }
+    return { events: this.events, rows, jobs: this.jobs, removeJobKeys: this.removeJobKeys };
+  }
+
   /**
-   * Commits everything in one statement. Returns the global positions of the appended events.
+   * Commits everything in one statement: one round trip, one transaction. Returns the global positions of the
+   * appended events. On a pool, concurrent units of work with nothing in common are combined into one statement
+   * (group commit, see {@link CommitBatcher}); on a checked-out client it runs in the caller's transaction.
    * @throws AppendConflictError when a stream moved past its expected version (nothing is written).
    * @throws the database error on any other constraint violation (nothing is written).
    */
   async commit(db: Queryable): Promise<string[]> {
     if (this.isEmpty) return [];
-    const params: unknown[] = [];
-    const ctes: string[] = [];
-    const selects: string[] = [];
-    const param = (value: unknown): string => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    if (this.events.length) {
-      const p = param(
-        JSON.stringify(
-          this.events.map((e, i) => ({
-            i,
-            stream_id: e.streamId,
-            version: e.version,
-            type: e.type,
-            data: e.data ?? {},
-            metadata: e.metadata,
-            occurred_at: e.occurredAt.toISOString(),
-          })),
-        ),
-      );
-      ctes.push(`ev as (
-        insert into baton.events (stream_id, version, type, data, metadata, occurred_at)
-        select stream_id, version, type, data, metadata, occurred_at
-        from jsonb_to_recordset(${p}::jsonb) as x(i int, stream_id text, version int, type text, data jsonb, metadata jsonb, occurred_at timestamptz)
-        order by i
-        returning position)`);
-      selects.push(`(select array_agg(position::text order by position) from ev) as positions`);
-    }
-    for (const projection of Object.keys(this.dirty) as ProjectionName[]) {
-      const keys = this.dirty[projection];
-      if (!keys.size) continue;
-      const rows = [...keys].map((k) => this.state[projection].get(k)).filter((r) => r !== undefined);
-      if (!rows.length) continue;
-      const { table, key } = PROJECTION_TABLES[projection];
-      const columns = Object.keys(rows[0] as object);
-      const quoted = columns.map((c) => `"${c}"`);
-      const updates = columns.filter((c) => !(key as readonly string[]).includes(c));
-      const p = param(JSON.stringify(rows));
-      ctes.push(`p_${projection} as (
-        insert into ${table} (${quoted.join(", ")})
-        select ${quoted.join(", ")} from jsonb_populate_recordset(null::${table}, ${p}::jsonb)
-        on conflict (${key.map((k) => `"${k}"`).join(", ")}) do update set
-          (${updates.map((c) => `"${c}"`).join(", ")}) = row(${updates.map((c) => `excluded."${c}"`).join(", ")})
-        returning 1)`);
-      selects.push(`(select count(*) from p_${projection}) as ${projection}`);
-    }
-    if (this.jobs.length) {
-      const p = param(
-        JSON.stringify(
-          this.jobs.map((j) => ({
-            identifier: j.task,
-            payload: j.payload,
-            queue_name: j.queueName ?? null,
-            run_at: j.runAt ? j.runAt.toISOString() : null,
-            max_attempts: j.maxAttempts ?? 25,
-            job_key: j.jobKey ?? null,
-            priority: j.priority ?? 0,
-            job_key_mode: j.jobKeyMode ?? "replace",
-          })),
-        ),
-      );
-      ctes.push(`jobs as (
-        select graphile_worker.add_job(x.identifier, x.payload, x.queue_name, x.run_at, x.max_attempts, x.job_key, x.priority, null, x.job_key_mode) as job
-        from jsonb_to_recordset(${p}::jsonb) as x(identifier text, payload json, queue_name text, run_at timestamptz, max_attempts int, job_key text, priority int, job_key_mode text))`);
-      selects.push(`(select count(*) from jobs) as jobs`);
-    }
-    if (this.removeJobKeys.length) {
-      const p = param(this.removeJobKeys);
-      ctes.push(`removed as (select graphile_worker.remove_job(k) as job from unnest(${p}::text[]) as k)`);
-      selects.push(`(select count(*) from removed) as removed`);
-    }
-    const sql = `with ${ctes.join(",\n")}\nselect ${selects.join(", ")}`;
-    let positions: string[];
+    // a checked-out client (it has `release`) is inside the caller's transaction; anything else autocommits
+    const positions = "release" in db ? await this.commitAlone(db) : await batcherFor(db).submit(this);
+    this.committed();
+    return positions;
+  }
+
+  /** Runs the after-commit hooks (once). */
+  committed(): void {
+    for (const hook of this.committedHooks.splice(0)) hook();
+  }
+
+  /** Commits this unit of work in a statement of its own (no hooks). */
+  async commitAlone(db: Queryable): Promise<string[]> {
+    const { sql, params } = buildStatement([this.writeSet()]);
     try {
-      const result = await db.query<{ positions?: string[] | null }>(sql, params);
-      positions = result.rows[0]?.positions ?? [];
+      // a named (prepared) statement per distinct shape: Postgres plans each shape once per connection
+      const result = await db.query<{ positions?: string[] | null }>({ name: statementName(sql), text: sql, values: params });
+      return result.rows[0]?.positions ?? [];
     } catch (error) {
       throw await this.translateError(db, error);
     }
-    for (const hook of this.committedHooks.splice(0)) hook();
-    return positions;
   }
 
   private async translateError(db: Queryable, error: unknown): Promise<unknown> {
@@ -239,6 +199,184 @@ export class UnitOfWork {
     }
     return error;
   }
+}
+
+/** The writes of one or more units of work. */
+export interface WriteSet {
+  readonly events: readonly PendingEvent[];
+  readonly rows: { [P in ProjectionName]?: readonly unknown[] };
+  readonly jobs: readonly OutboxJob[];
+  readonly removeJobKeys: readonly string[];
+}
+
+/**
+ * One SQL statement for the union of write sets: insert the events (in order), upsert each projection's rows, add
+ * and remove graphile jobs. Data goes in as jsonb parameters, so the text depends only on which parts are present.
+ */
+export function buildStatement(sets: readonly WriteSet[]): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const ctes: string[] = [];
+  const selects: string[] = [];
+  const param = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const events = sets.flatMap((w) => w.events);
+  if (events.length) {
+    const p = param(
+      JSON.stringify(
+        events.map((e, i) => ({
+          i,
+          stream_id: e.streamId,
+          version: e.version,
+          type: e.type,
+          data: e.data ?? {},
+          metadata: e.metadata,
+          occurred_at: e.occurredAt.toISOString(),
+        })),
+      ),
+    );
+    ctes.push(`ev as (
+        insert into baton.events (stream_id, version, type, data, metadata, occurred_at)
+        select stream_id, version, type, data, metadata, occurred_at
+        from jsonb_to_recordset(${p}::jsonb) as x(i int, stream_id text, version int, type text, data jsonb, metadata jsonb, occurred_at timestamptz)
+        order by i
+        returning position)`);
+    selects.push(`(select array_agg(position::text order by position) from ev) as positions`);
+  }
+  for (const projection of Object.keys(PROJECTION_TABLES) as ProjectionName[]) {
+    const rows = sets.flatMap((w) => w.rows[projection] ?? []);
+    if (!rows.length) continue;
+    const { table, key } = PROJECTION_TABLES[projection];
+    const columns = Object.keys(rows[0] as object);
+    const quoted = columns.map((c) => `"${c}"`);
+    const updates = columns.filter((c) => !(key as readonly string[]).includes(c));
+    const p = param(JSON.stringify(rows));
+    ctes.push(`p_${projection} as (
+        insert into ${table} (${quoted.join(", ")})
+        select ${quoted.join(", ")} from jsonb_populate_recordset(null::${table}, ${p}::jsonb)
+        on conflict (${key.map((k) => `"${k}"`).join(", ")}) do update set
+          (${updates.map((c) => `"${c}"`).join(", ")}) = row(${updates.map((c) => `excluded."${c}"`).join(", ")})
+        returning 1)`);
+    selects.push(`(select count(*) from p_${projection}) as ${projection}`);
+  }
+  const jobs = sets.flatMap((w) => w.jobs);
+  if (jobs.length) {
+    const p = param(
+      JSON.stringify(
+        jobs.map((j) => ({
+          identifier: j.task,
+          payload: j.payload,
+          queue_name: j.queueName ?? null,
+          run_at: j.runAt ? j.runAt.toISOString() : null,
+          max_attempts: j.maxAttempts ?? 25,
+          job_key: j.jobKey ?? null,
+          priority: j.priority ?? 0,
+          job_key_mode: j.jobKeyMode ?? "replace",
+        })),
+      ),
+    );
+    ctes.push(`jobs as (
+        select graphile_worker.add_job(x.identifier, x.payload, x.queue_name, x.run_at, x.max_attempts, x.job_key, x.priority, null, x.job_key_mode) as job
+        from jsonb_to_recordset(${p}::jsonb) as x(identifier text, payload json, queue_name text, run_at timestamptz, max_attempts int, job_key text, priority int, job_key_mode text))`);
+    selects.push(`(select count(*) from jobs) as jobs`);
+  }
+  const removals = sets.flatMap((w) => w.removeJobKeys);
+  if (removals.length) {
+    const p = param(removals);
+    ctes.push(`removed as (select graphile_worker.remove_job(k) as job from unnest(${p}::text[]) as k)`);
+    selects.push(`(select count(*) from removed) as removed`);
+  }
+  return { sql: `with ${ctes.join(",\n")}\nselect ${selects.join(", ")}`, params };
+}
+
+/** Most units of work combined into one statement. */
+const MAX_BATCH = 64;
+/** Combined statements in flight at once per pool. */
+const MAX_IN_FLIGHT = 2;
+
+/**
+ * Group commit: units of work committed on the same pool while earlier statements are in flight are combined into
+ * one statement (one transaction, one WAL flush) when they touch nothing in common; a batch that fails is retried
+ * one unit of work at a time, so each still succeeds or fails on its own. Idle, a unit of work goes out at once.
+ */
+export class CommitBatcher {
+  private queue: Array<{ uow: UnitOfWork; resolve: (p: string[]) => void; reject: (e: unknown) => void }> = [];
+  private inFlight = 0;
+  constructor(private readonly pool: Queryable) {}
+
+  submit(uow: UnitOfWork): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ uow, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length) {
+      const batch: typeof this.queue = [];
+      const rest: typeof this.queue = [];
+      const seen = new Set<string>();
+      for (const item of this.queue) {
+        const keys = item.uow.conflictKeys();
+        if (batch.length < MAX_BATCH && keys.every((k) => !seen.has(k))) {
+          for (const k of keys) seen.add(k);
+          batch.push(item);
+        } else rest.push(item);
+      }
+      this.queue = rest;
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(batch: Array<{ uow: UnitOfWork; resolve: (p: string[]) => void; reject: (e: unknown) => void }>): Promise<void> {
+    if (batch.length === 1) {
+      const [only] = batch;
+      await only!.uow.commitAlone(this.pool).then(only!.resolve, only!.reject);
+      return;
+    }
+    const sets = batch.map((b) => b.uow.writeSet());
+    const { sql, params } = buildStatement(sets);
+    try {
+      const result = await this.pool.query<{ positions?: string[] | null }>({ name: statementName(sql), text: sql, values: params });
+      const positions = result.rows[0]?.positions ?? [];
+      let offset = 0;
+      batch.forEach((b, i) => {
+        const n = sets[i]!.events.length;
+        b.resolve(positions.slice(offset, offset + n));
+        offset += n;
+      });
+    } catch {
+      // one of them failed (a lost race, a constraint): each on its own, so the others still commit
+      await Promise.all(batch.map((b) => b.uow.commitAlone(this.pool).then(b.resolve, b.reject)));
+    }
+  }
+}
+
+const batchers = new WeakMap<Queryable, CommitBatcher>();
+function batcherFor(pool: Queryable): CommitBatcher {
+  let batcher = batchers.get(pool);
+  if (!batcher) {
+    batcher = new CommitBatcher(pool);
+    batchers.set(pool, batcher);
+  }
+  return batcher;
+}
+
+const statementNames = new Map<string, string>();
+
+/** A stable prepared-statement name for a statement text (`baton_<sha1 prefix>`). */
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `baton_${createHash("sha1").update(sql).digest("hex").slice(0, 16)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
 }
 
 interface EventRow {
