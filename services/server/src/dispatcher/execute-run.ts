@@ -286,6 +286,41 @@ async function claimRun(
 }
 
 /**
+ * Ends the waits of runs whose wait or retry backoff came due (v2's resumeTask): the due WAITING tasks resume
+ * (a noop wait completes, a retried task runs again) and the run becomes WAITING_TO_EXECUTE, at the moment it is due,
+ * one small commit per run combined by group commit; the executions follow through the dispatcher's queue. A run that
+ * changed meanwhile is left to its claim, which resumes it itself.
+ */
+export async function resumeDueRuns(ctx: CommandContext, runIds: readonly string[]): Promise<void> {
+  if (!runIds.length) return;
+  const { rows } = await ctx.pool.query<{ run: Record<string, unknown>; tasks: Record<string, unknown>[] }>(
+    `select row_to_json(r) as run,
+       (select coalesce(json_agg(t), '[]') from baton.tasks t where t.run_id = r.id and t.status = 'WAITING') as tasks
+     from baton.runs r where r.id = any($1::text[]) and r.status = 'WAITING_TO_CONTINUE'`,
+    [runIds],
+  );
+  const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
+  await Promise.all(
+    rows.map(async (row) => {
+      const run = reviveDates<RunRow>(row.run, RUN_DATES);
+      const now = new Date();
+      if (run.resume_at && run.resume_at.getTime() > now.getTime() + 5) return;
+      const uow = new UnitOfWork(emptyProjectionState(), now);
+      uow.state.runs.set(run.id, run);
+      for (const raw of row.tasks) {
+        const t = reviveDates<TaskRow>(raw, TASK_DATES);
+        uow.state.tasks.set(t.id, t);
+        if (!t.delay_until || t.delay_until.getTime() <= now.getTime() + 5) {
+          uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "task.resumed", data: { taskId: t.id, status: t.noop ? "COMPLETED" : "RUNNING" } }], metadata);
+        }
+      }
+      uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "run.resumed", data: { taskId: run.waiting_task_id } }], metadata);
+      await uow.commit(ctx.pool).catch(() => undefined); // lost a race (a cancel): the claim decides
+    }),
+  );
+}
+
+/**
  * Commits a claim only if fewer than `limit` runs with the same concurrency key are EXECUTING, counted under a
  * transaction-scoped advisory lock on the key so concurrent claimers (any process) are serialized.
  */

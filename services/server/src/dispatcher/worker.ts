@@ -6,7 +6,7 @@ import { fireScheduleSlot } from "../commands/schedules";
 import { UnitOfWork } from "../event-store/store";
 import { loadRun } from "../commands/load";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
-import { executeRun, WORKER_STALE_MS } from "./execute-run";
+import { executeRun, resumeDueRuns, WORKER_STALE_MS } from "./execute-run";
 
 /** How often a process proves it is alive, and looks for runs of dead workers (ms). */
 const HEARTBEAT_MS = 1_000;
@@ -118,6 +118,22 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     backlog.push(runId);
     pump();
   };
+  // runs whose time came: their waits end at once, in one batch per tick, then they queue for execution
+  const due = new Set<string>();
+  let resuming = false;
+  const resumeDue = (): void => {
+    if (resuming || !due.size || stopped) return;
+    resuming = true;
+    const ids = [...due];
+    due.clear();
+    resumeDueRuns(ctx, ids)
+      .catch((error: unknown) => ctx.log.warn({ err: error }, "resuming due runs failed; their claims will resume them"))
+      .finally(() => {
+        resuming = false;
+        for (const id of ids) dispatchNow(id);
+        resumeDue();
+      });
+  };
   const runTimers = new Map<string, NodeJS.Timeout>();
   const dispatchAt = (runId: string, at: Date): void => {
     const delay = at.getTime() - Date.now();
@@ -126,7 +142,8 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     if (previous) clearTimeout(previous);
     const timer = setTimeout(() => {
       runTimers.delete(runId);
-      dispatchNow(runId);
+      due.add(runId);
+      resumeDue();
     }, Math.max(0, delay));
     timer.unref();
     runTimers.set(runId, timer);
