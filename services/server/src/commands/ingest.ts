@@ -58,6 +58,52 @@ export function concurrencyOf(job: JobRow): { key: string | null; limit: number 
     : { key: `job:${job.environment_id}:${job.slug}`, limit: job.concurrency_limit };
 }
 
+/** What `receiveEvent` records; timestamps default to the unit of work's time. */
+export interface ReceivedEvent {
+  readonly environmentId: string;
+  readonly eventId: string;
+  readonly name: string;
+  readonly source?: string | undefined;
+  readonly payload?: unknown;
+  readonly context?: unknown;
+  readonly payloadType?: string | undefined;
+  readonly timestamp?: Date | undefined;
+  readonly deliverAt?: Date | undefined;
+  readonly isTest?: boolean;
+  /** Made by Baton itself (an invoke, a rerun, a schedule slot) rather than sent by a client. */
+  readonly internal?: boolean;
+}
+
+/** Appends `event.received` for a new event record (a new stream) and returns the projected record. */
+export function receiveEvent(uow: UnitOfWork, event: ReceivedEvent, metadata: EventMetadata): EventRecordRow {
+  const recordId = newId("evt");
+  uow.append(
+    recordId,
+    0,
+    [
+      {
+        type: "event.received",
+        data: {
+          eventRecordId: recordId,
+          environmentId: event.environmentId,
+          eventId: event.eventId,
+          name: event.name,
+          source: event.source ?? DEFAULT_EVENT_SOURCE,
+          payload: event.payload ?? {},
+          context: event.context ?? {},
+          payloadType: event.payloadType ?? "JSON",
+          timestamp: (event.timestamp ?? uow.now).toISOString(),
+          deliverAt: (event.deliverAt ?? uow.now).toISOString(),
+          isTest: event.isTest ?? false,
+          internal: event.internal ?? false,
+        },
+      },
+    ],
+    metadata,
+  );
+  return uow.state.event_records.get(recordId)!;
+}
+
 /** Appends `run.created` + `run.queued` for a new run of `job` and enqueues its first execution. */
 export function createRun(
   ctx: CommandContext,
@@ -197,32 +243,22 @@ export async function ingestEvents(
         results.push(current.id);
         return;
       }
-      const recordId = newId("evt");
-      uow.append(
-        recordId,
-        0,
-        [
-          {
-            type: "event.received",
-            data: {
-              eventRecordId: recordId,
-              environmentId: env.id,
-              eventId,
-              name: input.event.name,
-              source: input.event.source ?? DEFAULT_EVENT_SOURCE,
-              payload: input.event.payload ?? {},
-              context: input.event.context ?? {},
-              payloadType: input.event.payloadType ?? "JSON",
-              timestamp: (input.event.timestamp ?? now).toISOString(),
-              deliverAt: deliverAt.toISOString(),
-              isTest: false,
-              internal: false,
-            },
-          },
-        ],
+      const record = receiveEvent(
+        uow,
+        {
+          environmentId: env.id,
+          eventId,
+          name: input.event.name,
+          source: input.event.source,
+          payload: input.event.payload,
+          context: input.event.context,
+          payloadType: input.event.payloadType,
+          timestamp: input.event.timestamp ?? now,
+          deliverAt,
+        },
         metadata,
       );
-      const record = uow.state.event_records.get(recordId)!;
+      const recordId = record.id;
       existing.set(eventId, record);
       scheduleOrDeliver(ctx, uow, record, jobs, metadata, now);
       results.push(recordId);

@@ -6,7 +6,7 @@ import type { Environment } from "../keys";
 import { emptyProjectionState } from "../projections/reducers";
 import type { EventRecordRow } from "../projections/rows";
 import { retryOnConflict, type CommandContext } from "./context";
-import { createRun } from "./ingest";
+import { createRun, receiveEvent } from "./ingest";
 import { loadJob } from "./load";
 
 /**
@@ -40,33 +40,13 @@ export async function invokeJob(
       }
     }
     const uow = new UnitOfWork(emptyProjectionState());
-    const recordId = newId("evt");
-    uow.append(
-      recordId,
-      0,
-      [
-        {
-          type: "event.received",
-          data: {
-            eventRecordId: recordId,
-            environmentId: env.id,
-            eventId,
-            name: "invoke",
-            source: "trigger.dev",
-            payload: body.payload ?? {},
-            context: body.context ?? {},
-            payloadType: "JSON",
-            timestamp: uow.now.toISOString(),
-            deliverAt: uow.now.toISOString(),
-            isTest: false,
-            internal: true,
-          },
-        },
-      ],
+    const record = receiveEvent(
+      uow,
+      { environmentId: env.id, eventId, name: "invoke", payload: body.payload, context: body.context, internal: true },
       metadata,
     );
-    const runId = createRun(ctx, uow, job, uow.state.event_records.get(recordId)!, metadata);
-    uow.append(recordId, 1, [{ type: "event.delivered", data: { runIds: [runId] } }], metadata);
+    const runId = createRun(ctx, uow, job, record, metadata);
+    uow.append(record.id, 1, [{ type: "event.delivered", data: { runIds: [runId] } }], metadata);
     await uow.commit(ctx.pool);
     return { id: runId };
   });

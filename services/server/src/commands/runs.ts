@@ -1,12 +1,11 @@
 import type { EventMetadata } from "@baton/core";
 import { conflict, notFound } from "../errors";
 import { UnitOfWork } from "../event-store/store";
-import { newId } from "../ids";
 import type { Environment } from "../keys";
 import { emptyProjectionState } from "../projections/reducers";
 import { TERMINAL_RUN_STATUSES, type RunRow } from "../projections/rows";
 import { retryOnConflict, type CommandContext } from "./context";
-import { createRun } from "./ingest";
+import { createRun, receiveEvent } from "./ingest";
 import { scheduleExecution } from "./scheduling";
 import { loadEventRecord, loadJob, loadRun, loadTasks, stateWithRun } from "./load";
 
@@ -77,32 +76,22 @@ export async function rerunRun(ctx: CommandContext, env: Environment, runId: str
   if (!record) throw notFound(`event of run ${runId}`);
   if (!job) throw notFound(`job ${run.job_slug}`);
   const uow = new UnitOfWork(emptyProjectionState());
-  const recordId = newId("evt");
-  uow.append(
-    recordId,
-    0,
-    [
-      {
-        type: "event.received",
-        data: {
-          eventRecordId: recordId,
-          environmentId: env.id,
-          eventId: `${record.event_id}:retry:${uow.now.getTime()}`,
-          name: record.name,
-          source: record.source,
-          payload: record.payload,
-          context: record.context,
-          payloadType: record.payload_type,
-          timestamp: uow.now.toISOString(),
-          deliverAt: uow.now.toISOString(),
-          isTest: record.is_test,
-          internal: true,
-        },
-      },
-    ],
+  const fresh = receiveEvent(
+    uow,
+    {
+      environmentId: env.id,
+      eventId: `${record.event_id}:retry:${uow.now.getTime()}`,
+      name: record.name,
+      source: record.source,
+      payload: record.payload,
+      context: record.context,
+      payloadType: record.payload_type,
+      isTest: record.is_test,
+      internal: true,
+    },
     metadata,
   );
-  const fresh = uow.state.event_records.get(recordId)!;
+  const recordId = fresh.id;
   const newRunId = createRun(ctx, uow, { ...job, endpoint_id: run.endpoint_id }, fresh, metadata, { jobVersion: run.job_version, rerunOf: runId });
   uow.append(recordId, uow.state.event_records.get(recordId)!.version, [{ type: "event.delivered", data: { runIds: [newRunId] } }], metadata);
   await uow.commit(ctx.pool);

@@ -2,11 +2,10 @@ import { createHash } from "node:crypto";
 import { CronExpressionParser } from "cron-parser";
 import type { EventMetadata, ScheduleMetadata } from "@baton/core";
 import { UnitOfWork } from "../event-store/store";
-import { newId } from "../ids";
 import { emptyProjectionState } from "../projections/reducers";
 import type { JobRow } from "../projections/rows";
 import { retryOnConflict, type CommandContext } from "./context";
-import { createRun, reviveDates, TASKS } from "./ingest";
+import { createRun, receiveEvent, reviveDates, TASKS } from "./ingest";
 
 /** The event name of scheduled runs, as v2's `trigger.scheduled`. */
 export const SCHEDULED_EVENT_NAME = "trigger.scheduled";
@@ -74,34 +73,21 @@ export async function fireScheduleSlot(
     const uow = new UnitOfWork(emptyProjectionState());
     const metadata: EventMetadata = { actor: { type: "system", reason: "schedule" } };
     if (!rows[0]?.fired) {
-      const recordId = newId("evt");
-      uow.append(
-        recordId,
-        0,
-        [
-          {
-            type: "event.received",
-            data: {
-              eventRecordId: recordId,
-              environmentId: job.environment_id,
-              eventId: `schedule:${job.slug}:${slot.getTime()}`,
-              name: SCHEDULED_EVENT_NAME,
-              source: "trigger.dev",
-              payload: { ts: slot.toISOString() },
-              context: {},
-              payloadType: "JSON",
-              timestamp: slot.toISOString(),
-              deliverAt: slot.toISOString(),
-              isTest: false,
-              internal: true,
-            },
-          },
-        ],
+      const record = receiveEvent(
+        uow,
+        {
+          environmentId: job.environment_id,
+          eventId: `schedule:${job.slug}:${slot.getTime()}`,
+          name: SCHEDULED_EVENT_NAME,
+          payload: { ts: slot.toISOString() },
+          timestamp: slot,
+          deliverAt: slot,
+          internal: true,
+        },
         metadata,
       );
-      const record = uow.state.event_records.get(recordId)!;
       const runId = createRun(ctx, uow, job, record, metadata);
-      uow.append(recordId, 1, [{ type: "event.delivered", data: { runIds: [runId] } }], metadata);
+      uow.append(record.id, 1, [{ type: "event.delivered", data: { runIds: [runId] } }], metadata);
     }
     let next = nextSlot(schedule, slot);
     if (next.getTime() < uow.now.getTime()) next = nextSlot(schedule, uow.now); // missed slots while down are skipped

@@ -550,6 +550,16 @@ export function rowKey<P extends ProjectionName>(projection: P, row: ProjectionR
   }
 }
 
+/** The reducer of each projection (tasks also see the run as it was before the event, for their `seq`). */
+const REDUCERS: { [P in ProjectionName]: (row: ProjectionRows[P] | undefined, e: ProjectedEvent, runBefore: RunRow | undefined) => ProjectionRows[P] | undefined } = {
+  runs: (row, e) => reduceRun(row, e),
+  tasks: (row, e, runBefore) => reduceTask(row, e, runBefore?.task_count ?? 0),
+  event_records: (row, e) => reduceEventRecord(row, e),
+  jobs: (row, e) => reduceJob(row, e),
+  job_versions: (row, e) => reduceJobVersion(row, e),
+  endpoints: (row, e) => reduceEndpoint(row, e),
+};
+
 /** A mutable set of loaded projection rows, keyed by projection and primary key. */
 export type ProjectionState = { [P in ProjectionName]: Map<string, ProjectionRows[P]> };
 
@@ -564,38 +574,9 @@ export function emptyProjectionState(): ProjectionState {
 export function applyEvent(state: ProjectionState, e: ProjectedEvent, dirty?: { [P in ProjectionName]: Set<string> }): void {
   const runBefore = state.runs.get(e.streamId);
   for (const [projection, key] of rowsTouchedBy(e)) {
-    switch (projection) {
-      case "runs": {
-        const next = reduceRun(state.runs.get(key), e);
-        if (next) state.runs.set(key, next);
-        break;
-      }
-      case "tasks": {
-        const next = reduceTask(state.tasks.get(key), e, runBefore?.task_count ?? 0);
-        if (next) state.tasks.set(key, next);
-        break;
-      }
-      case "event_records": {
-        const next = reduceEventRecord(state.event_records.get(key), e);
-        if (next) state.event_records.set(key, next);
-        break;
-      }
-      case "jobs": {
-        const next = reduceJob(state.jobs.get(key), e);
-        if (next) state.jobs.set(key, next);
-        break;
-      }
-      case "job_versions": {
-        const next = reduceJobVersion(state.job_versions.get(key), e);
-        if (next) state.job_versions.set(key, next);
-        break;
-      }
-      case "endpoints": {
-        const next = reduceEndpoint(state.endpoints.get(key), e);
-        if (next) state.endpoints.set(key, next);
-        break;
-      }
-    }
+    const rows = state[projection] as Map<string, unknown>;
+    const next = (REDUCERS[projection] as (row: unknown, e: ProjectedEvent, runBefore: RunRow | undefined) => unknown)(rows.get(key), e, runBefore);
+    if (next) rows.set(key, next);
     dirty?.[projection].add(key);
   }
 }
