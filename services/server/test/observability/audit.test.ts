@@ -111,7 +111,15 @@ describe("audit views and the baton_auditor role", () => {
     expect(Number(rows[1].duration_ms)).toBeGreaterThanOrEqual(0);
     const wait = await asAuditor((c) => c.query("select * from audit.task_attempts where run_id = $1 and task_name = 'wait'", [seedRunId]));
     expect(wait.rows[0]).toMatchObject({ outcome: "COMPLETED", attempt: 1 });
-    expect(Number(wait.rows[0].duration_ms)).toBeGreaterThanOrEqual(900);
+    // the 1 s wait is timed by the SDK (delayUntil = its clock + 1 s), so the attempt lasts from the task's creation
+    // on the server until delayUntil: the duration is exactly that span, never ending before delayUntil
+    const { rows: task } = await e2e.server.pool.query<{ created_at: Date; delay_until: Date; completed_at: Date }>(
+      "select created_at, delay_until, completed_at from baton.tasks where run_id = $1 and name = 'wait'",
+      [seedRunId],
+    );
+    expect(task[0]!.completed_at.getTime()).toBeGreaterThanOrEqual(task[0]!.delay_until.getTime());
+    expect(Number(wait.rows[0].duration_ms)).toBeCloseTo(task[0]!.completed_at.getTime() - task[0]!.created_at.getTime(), 0);
+    expect(Number(wait.rows[0].duration_ms)).toBeGreaterThan(500);
   });
 
   it("event_deliveries shows each ingested event, the runs it started and its dedupes", async () => {
