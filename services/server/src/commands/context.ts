@@ -36,7 +36,7 @@ const RETRYABLE_CONSTRAINTS = new Set(["event_records_environment_event_id_key",
 
 /**
  * Runs a command body again when it lost an optimistic-concurrency race (a stream moved, or a concurrent duplicate
- * inserted the same event id / task key first). The body re-reads state on each attempt; `onConflict` runs before
+ * inserted the same event id / task key first) or was chosen as a deadlock victim. The body re-reads state on each attempt; `onConflict` runs before
  * each retry (e.g. to evict a cached run).
  */
 export async function retryOnConflict<T>(body: () => Promise<T>, attempts = 20, onConflict?: (error: unknown) => void): Promise<T> {
@@ -47,7 +47,11 @@ export async function retryOnConflict<T>(body: () => Promise<T>, attempts = 20, 
       const code = (error as { code?: string; constraint?: string }).code;
       const constraint = (error as { constraint?: string }).constraint;
       const retryable =
-        error instanceof AppendConflictError || (code === "23505" && constraint !== undefined && RETRYABLE_CONSTRAINTS.has(constraint));
+        error instanceof AppendConflictError ||
+        (code === "23505" && constraint !== undefined && RETRYABLE_CONSTRAINTS.has(constraint)) ||
+        // a deadlock or serialization failure rolled the statement back whole: it can simply run again
+        code === "40P01" ||
+        code === "40001";
       if (!retryable || i >= attempts) throw error;
       onConflict?.(error);
       // small jittered pause so racing writers spread out
