@@ -4,7 +4,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { configFromEnv, ServerConfig } from "./config";
 import type { CommandContext } from "./commands/context";
-import { RunCache } from "./commands/run-cache";
+import { EndpointCache, RunCache } from "./commands/run-cache";
 import { startDispatcher, type Dispatcher } from "./dispatcher/worker";
 import { createApp } from "./http/app";
 import { newId } from "./ids";
@@ -85,6 +85,7 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
     workerId,
     activeRuns: new Map(),
     runCache: new RunCache(),
+    endpointCache: new EndpointCache(),
   };
   const dispatcher: Dispatcher | undefined = config.dispatcher ? await startDispatcher(base) : undefined;
   const ctx = dispatcher?.ctx ?? base;

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { ServerConfig } from "../config";
 import { AppendConflictError } from "../event-store/store";
 import type { Environment } from "../keys";
-import type { RunCache } from "./run-cache";
+import type { EndpointCache, RunCache } from "./run-cache";
 
 /** What every command needs: the pool, settings, environments by id, a logger, and this process's worker id. */
 export interface CommandContext {
@@ -19,6 +19,8 @@ export interface CommandContext {
   readonly activeRuns: Map<string, boolean>;
   /** Runs this process is executing, so task-API writes need no read first (see RunCache). */
   readonly runCache: RunCache;
+  /** Endpoints recently read by this process (a few seconds). */
+  readonly endpointCache: EndpointCache;
   /** Called after a commit that enqueued jobs due at `runAt` (in the future): arms a precise local timer. */
   readonly onJobScheduled?: (runAt: Date) => void;
   /** Executes a run in this process now (set when the process runs the dispatcher). */

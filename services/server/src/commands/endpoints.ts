@@ -109,6 +109,7 @@ export async function indexEndpoint(ctx: CommandContext, env: Environment, endpo
       metadata,
     );
     await uow.commit(ctx.pool);
+    ctx.endpointCache.set(uow.state.endpoints.get(current.id)!);
     return { endpoint: uow.state.endpoints.get(current.id)!, jobs: jobsMeta.map((j) => ({ id: j.id, version: j.version })) };
   });
 }

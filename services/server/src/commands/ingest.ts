@@ -139,6 +139,8 @@ export function createRun(
     ],
     { ...metadata, causationId: record.id },
   );
+  // this process executes it next (in-process dispatch): its claim needs no read
+  if (ctx.dispatchNow) uow.afterCommit(() => ctx.runCache.set(uow.state.runs.get(runId)!, [], uow.state.event_records.get(record.id) ?? record));
   scheduleExecution(ctx, uow, runId, null);
   return runId;
 }

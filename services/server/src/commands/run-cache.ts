@@ -1,4 +1,4 @@
-import type { RunRow, TaskRow } from "../projections/rows";
+import type { EndpointRow, EventRecordRow, RunRow, TaskRow } from "../projections/rows";
 
 /** A run and its tasks as this process last wrote or read them, with indexes for task-API lookups. */
 export interface CachedRun {
@@ -6,6 +6,8 @@ export interface CachedRun {
   readonly tasks: ReadonlyMap<string, TaskRow>;
   /** task id by idempotency key */
   readonly byKey: ReadonlyMap<string, string>;
+  /** The run's event record, when this process created the run (its first claim then needs no read). */
+  readonly record?: EventRecordRow;
 }
 
 /**
@@ -24,8 +26,8 @@ export class RunCache {
     return this.entries.get(runId);
   }
 
-  /** Stores a run and all its tasks (replaces the entry). */
-  set(run: RunRow, tasks: Iterable<TaskRow>): void {
+  /** Stores a run and all its tasks (replaces the entry); `record` when the run was just created here. */
+  set(run: RunRow, tasks: Iterable<TaskRow>, record?: EventRecordRow): void {
     const byId = new Map<string, TaskRow>();
     const byKey = new Map<string, string>();
     for (const t of tasks) {
@@ -33,7 +35,7 @@ export class RunCache {
       byKey.set(t.idempotency_key, t.id);
     }
     this.entries.delete(run.id);
-    this.entries.set(run.id, { run, tasks: byId, byKey });
+    this.entries.set(run.id, { run, tasks: byId, byKey, ...(record ? { record } : {}) });
     if (this.entries.size > this.maxRuns) this.entries.delete(this.entries.keys().next().value!);
   }
 
@@ -48,7 +50,7 @@ export class RunCache {
       tasks.set(t.id, t);
       byKey.set(t.idempotency_key, t.id);
     }
-    this.entries.set(run.id, { run, tasks, byKey });
+    this.entries.set(run.id, { run, tasks, byKey, ...(entry.record ? { record: entry.record } : {}) });
   }
 
   delete(runId: string): void {
@@ -57,5 +59,21 @@ export class RunCache {
 
   get size(): number {
     return this.entries.size;
+  }
+}
+
+/** Endpoint rows for a few seconds (they change only when an endpoint is registered again or indexed). */
+export class EndpointCache {
+  private readonly entries = new Map<string, { row: EndpointRow; at: number }>();
+  constructor(private readonly ttlMs = 5_000) {}
+
+  get(id: string): EndpointRow | undefined {
+    const entry = this.entries.get(id);
+    if (!entry || Date.now() - entry.at > this.ttlMs) return undefined;
+    return entry.row;
+  }
+
+  set(row: EndpointRow): void {
+    this.entries.set(row.id, { row, at: Date.now() });
   }
 }

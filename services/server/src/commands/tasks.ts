@@ -130,7 +130,7 @@ async function loadTaskContext(
   const cached = ctx.runCache.get(runId);
   // a task the cache does not know was created through another process: then read afresh
   const complete = cached !== undefined && (parentId === null || cached.tasks.has(parentId)) && completingIds.every((id) => cached.tasks.has(id));
-  if (cached && complete && cached.run.environment_id === env.id) {
+  if (cached && complete && cached.run.environment_id === env.id && cached.run.status === "EXECUTING") {
     const existingId = idempotencyKey === null ? undefined : cached.byKey.get(idempotencyKey);
     return {
       run: cached.run,

@@ -49,6 +49,18 @@ interface ExecutionState {
   workerAlive: boolean;
 }
 
+/**
+ * The state of a run this process just created (cached with its event record) whose endpoint it read recently: the
+ * claim then needs no read. A stale entry makes the claim's append conflict, and the retry reads afresh.
+ */
+function cachedExecutionState(ctx: CommandContext, runId: string): ExecutionState | undefined {
+  const cached = ctx.runCache.get(runId);
+  if (!cached?.record || (cached.run.status !== "QUEUED" && cached.run.status !== "PENDING")) return undefined;
+  const endpoint = ctx.endpointCache.get(cached.run.endpoint_id);
+  if (!endpoint) return undefined;
+  return { run: cached.run, tasks: [...cached.tasks.values()], record: cached.record, endpoint, workerAlive: false };
+}
+
 async function loadExecutionState(ctx: CommandContext, runId: string): Promise<ExecutionState | undefined> {
   const { rows } = await ctx.pool.query<{
     run: Record<string, unknown> | null;
@@ -68,11 +80,13 @@ async function loadExecutionState(ctx: CommandContext, runId: string): Promise<E
   );
   const row = rows[0];
   if (!row?.run || !row.record || !row.endpoint) return undefined;
+  const endpoint = reviveDates<EndpointRow>(row.endpoint, ["indexed_at", "created_at", "updated_at"]);
+  ctx.endpointCache.set(endpoint);
   return {
     run: reviveDates<RunRow>(row.run, RUN_DATES),
     tasks: row.tasks.map((t) => reviveDates<TaskRow>(t, TASK_DATES)),
     record: reviveDates<EventRecordRow>(row.record, ["timestamp", "deliver_at", "delivered_at", "cancelled_at", "created_at", "updated_at"]),
-    endpoint: reviveDates<EndpointRow>(row.endpoint, ["indexed_at", "created_at", "updated_at"]),
+    endpoint,
     workerAlive: row.worker_alive,
   };
 }
@@ -169,7 +183,7 @@ export async function executeRun(ctx: CommandContext, runId: string): Promise<vo
 }
 
 async function executeClaimed(ctx: CommandContext, runId: string, metadata: EventMetadata): Promise<void> {
-  const claim = await retryOnConflict(() => claimRun(ctx, runId, metadata));
+  const claim = await retryOnConflict(() => claimRun(ctx, runId, metadata), undefined, () => ctx.runCache.delete(runId));
   if (!claim) return;
   const { state, env, claimedAt } = claim;
   // while the endpoint executes, its task-API calls find the run here instead of reading it
@@ -209,7 +223,7 @@ async function claimRun(
   runId: string,
   metadata: EventMetadata,
 ): Promise<{ state: ExecutionState; env: Environment; claimedAt: Date } | undefined> {
-  const state = await loadExecutionState(ctx, runId);
+  const state = cachedExecutionState(ctx, runId) ?? (await loadExecutionState(ctx, runId));
   if (!state) return undefined;
   const { run } = state;
   const env = ctx.environments.get(run.environment_id);
