@@ -17,6 +17,5 @@ export class ApiError extends Error {
 
 export const notFound = (what: string): ApiError => new ApiError("not_found", `${what} not found`);
 export const conflict = (message: string, details?: unknown): ApiError => new ApiError("conflict", message, details);
-export const badRequest = (message: string, details?: unknown): ApiError => new ApiError("bad_request", message, details);
 /** 413 naming the limit in the message and in `details.limit` (bytes). */
 export const tooLarge = (message: string, limitBytes: number): ApiError => new ApiError("payload_too_large", message, { limit: limitBytes });

@@ -33,12 +33,21 @@ export interface CommandContext {
 export const ORGANIZATION = { id: "org_baton", slug: "baton", title: "Baton" } as const;
 export const PROJECT = { id: "proj_default", slug: "default", name: "Default project" } as const;
 
+/** This process's cached copy of a run lacks what an answer refers to (tasks created through another process). */
+export class StaleRunCacheError extends Error {
+  readonly code = "stale_run_cache";
+  constructor(readonly runId: string) {
+    super(`run ${runId}: this process's cached state is stale`);
+    this.name = "StaleRunCacheError";
+  }
+}
+
 /** A unique violation of one of these constraints means another writer won a race the command can re-read. */
 const RETRYABLE_CONSTRAINTS = new Set(["event_records_environment_event_id_key", "tasks_run_idempotency_key", "runs_pkey", "tasks_pkey"]);
 
 /**
  * Runs a command body again when it lost an optimistic-concurrency race (a stream moved, or a concurrent duplicate
- * inserted the same event id / task key first) or was chosen as a deadlock victim. The body re-reads state on each attempt; `onConflict` runs before
+ * inserted the same event id / task key first), read a stale cached run, or was chosen as a deadlock victim. The body re-reads state on each attempt; `onConflict` runs before
  * each retry (e.g. to evict a cached run).
  */
 export async function retryOnConflict<T>(body: () => Promise<T>, attempts = 20, onConflict?: (error: unknown) => void): Promise<T> {
@@ -50,6 +59,7 @@ export async function retryOnConflict<T>(body: () => Promise<T>, attempts = 20, 
       const constraint = (error as { constraint?: string }).constraint;
       const retryable =
         error instanceof AppendConflictError ||
+        error instanceof StaleRunCacheError ||
         (code === "23505" && constraint !== undefined && RETRYABLE_CONSTRAINTS.has(constraint)) ||
         // a deadlock or serialization failure rolled the statement back whole: it can simply run again
         code === "40P01" ||

@@ -1,4 +1,4 @@
-import { compareSemver, HEADERS, IndexEndpointResponse, type EventMetadata, type JobMetadata } from "@baton/core";
+import { compareSemver, HEADERS, IndexEndpointResponse, isValidJobVersion, type EventMetadata, type JobMetadata } from "@baton/core";
 import { ApiError } from "../errors";
 import { callEndpoint } from "../endpoint-client";
 import { UnitOfWork } from "../event-store/store";
@@ -59,7 +59,11 @@ export async function indexEndpoint(ctx: CommandContext, env: Environment, endpo
   else {
     const parsed = IndexEndpointResponse.safeParse(reply.body);
     if (!parsed.success) failure = `endpoint answered an invalid index: ${parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`;
-    else index = parsed.data;
+    else {
+      const badVersions = parsed.data.jobs.filter((j) => !isValidJobVersion(j.version));
+      if (badVersions.length) failure = `job versions must look like 1.2.3: ${badVersions.map((j) => `${j.id} has "${j.version}"`).join(", ")}`;
+      else index = parsed.data;
+    }
   }
   if (failure || !index) {
     await retryOnConflict(async () => {

@@ -1,6 +1,6 @@
 import type { Queryable } from "../event-store/store";
 import { emptyProjectionState, type ProjectionState } from "../projections/reducers";
-import type { EndpointRow, EventRecordRow, JobRow, RunRow, TaskRow } from "../projections/rows";
+import type { EventRecordRow, JobRow, RunRow, TaskRow } from "../projections/rows";
 
 /** Loads one run (or undefined). */
 export async function loadRun(db: Queryable, runId: string, environmentId?: string): Promise<RunRow | undefined> {
@@ -19,11 +19,6 @@ export async function loadTasks(db: Queryable, runId: string): Promise<TaskRow[]
 
 export async function loadEventRecord(db: Queryable, id: string): Promise<EventRecordRow | undefined> {
   const { rows } = await db.query<EventRecordRow>("select * from baton.event_records where id = $1", [id]);
-  return rows[0];
-}
-
-export async function loadEndpoint(db: Queryable, id: string): Promise<EndpointRow | undefined> {
-  const { rows } = await db.query<EndpointRow>("select * from baton.endpoints where id = $1", [id]);
   return rows[0];
 }
 

@@ -5,13 +5,13 @@ import {
   type RunJobBody,
   type StoredError,
 } from "@baton/core";
-import { retryOnConflict, ORGANIZATION, PROJECT, type CommandContext } from "../commands/context";
+import { retryOnConflict, ORGANIZATION, PROJECT, StaleRunCacheError, type CommandContext } from "../commands/context";
 import { reviveDates, toApiEventLog } from "../commands/ingest";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
 import { applyCompletions, checkOutputSize, RUN_DATES, TASK_DATES } from "../commands/tasks";
 import { callEndpoint, type EndpointReply } from "../endpoint-client";
 import { ApiError } from "../errors";
-import { AppendConflictError, UnitOfWork } from "../event-store/store";
+import { UnitOfWork } from "../event-store/store";
 import { newId } from "../ids";
 import type { Environment } from "../keys";
 import { emptyProjectionState } from "../projections/reducers";
@@ -377,14 +377,6 @@ function errorOf(value: unknown, fallback: string): StoredError {
     };
   }
   return { message: fallback };
-}
-
-/** The cached run lacks tasks an answer refers to (they were created through another process): re-read. */
-class StaleRunCacheError extends AppendConflictError {
-  constructor(runId: string) {
-    super(runId, -1, -1);
-    this.message = `run ${runId}: cached state is stale`;
-  }
 }
 
 /** Every task id a RunJobResponse refers to (its completions, its task, its parallel children). */

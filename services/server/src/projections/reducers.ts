@@ -1,4 +1,4 @@
-import type { BatonEventBody } from "@baton/core";
+import { compareSemver, type BatonEventBody } from "@baton/core";
 import type {
   EndpointRow,
   EventRecordRow,
@@ -416,17 +416,6 @@ export function reduceEventRecord(row: EventRecordRow | undefined, e: ProjectedE
 // ---------------------------------------------------------------------------------------------------------------
 // jobs, job versions, endpoints
 
-/** Numeric comparison of `x.y.z` versions (so 1.10.0 > 1.9.0, unlike v2's string comparison). */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
 /** Pure reducer of `baton.jobs`. */
 export function reduceJob(row: JobRow | undefined, e: ProjectedEvent): JobRow | undefined {
   const at = e.occurredAt;
@@ -438,7 +427,7 @@ export function reduceJob(row: JobRow | undefined, e: ProjectedEvent): JobRow | 
       name: d.name,
       endpoint_id: d.endpointId,
       current_version: d.jobVersion,
-      latest_version: row && compareVersions(row.latest_version, d.jobVersion) > 0 ? row.latest_version : d.jobVersion,
+      latest_version: row && compareSemver(row.latest_version, d.jobVersion) > 0 ? row.latest_version : d.jobVersion,
       trigger: d.trigger,
       event: d.event,
       enabled: d.enabled,

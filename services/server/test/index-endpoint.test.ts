@@ -1,0 +1,75 @@
+import { createServer, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../src/testing";
+
+let server: TestServer;
+let endpoint: Server;
+let endpointUrl = "";
+let version = "1.0";
+
+/** A hand-written endpoint (no SDK, which refuses bad versions itself) answering INDEX_ENDPOINT with one job. */
+function indexResponse(): unknown {
+  return {
+    jobs: [
+      {
+        id: "odd-version",
+        name: "Odd version",
+        version,
+        event: { name: "odd", title: "odd", source: "trigger.dev", icon: "custom-event" },
+        trigger: { type: "static", title: "odd", rule: { event: ["odd"], source: "trigger.dev" } },
+        integrations: {},
+        internal: false,
+        enabled: true,
+        startPosition: "latest",
+        preprocessRuns: false,
+      },
+    ],
+    sources: [],
+    dynamicTriggers: [],
+    dynamicSchedules: [],
+  };
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  endpoint = createServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify(indexResponse()));
+  });
+  await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
+  const address = endpoint.address();
+  endpointUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/`;
+});
+afterAll(async () => {
+  await new Promise((resolve) => endpoint?.close(resolve));
+  await server?.close();
+});
+
+async function register(): Promise<{ status: number; body: any }> {
+  const r = await fetch(`${server.url}/api/v1/endpoints`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${server.apiKeys.dev}`, "content-type": "application/json" },
+    body: JSON.stringify({ id: "hand-written", url: endpointUrl }),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+describe("indexing an endpoint", () => {
+  it("refuses a job version that is not x.y.z with a 4xx naming the job, and indexes nothing", async () => {
+    version = "1.0";
+    const r = await register();
+    expect(r.status).toBe(422);
+    expect(r.body.error.message).toContain('odd-version has "1.0"');
+    const { rows } = await server.pool.query("select count(*)::int as n from baton.jobs");
+    expect(rows[0].n).toBe(0);
+  });
+
+  it("keeps the highest version as latest by number, not by string (1.10.0 > 1.9.0)", async () => {
+    version = "1.10.0";
+    expect((await register()).status).toBe(200);
+    version = "1.9.0";
+    expect((await register()).status).toBe(200);
+    const { rows } = await server.pool.query("select current_version, latest_version from baton.jobs where slug = 'odd-version'");
+    expect(rows[0]).toEqual({ current_version: "1.9.0", latest_version: "1.10.0" });
+  });
+});
