@@ -2,7 +2,7 @@
  * `TriggerClient`: defines jobs, serves the endpoint the server calls (`handleRequest`), and calls the server API.
  */
 import { timingSafeEqual } from "node:crypto";
-import { ApiClient } from "./api-client";
+import { ApiClient, type ApiTransport } from "./api-client";
 import {
   AutoYieldExecutionError,
   AutoYieldWithCompletedTaskExecutionError,
@@ -60,6 +60,16 @@ export interface TriggerClientOptions {
   readonly verbose?: boolean;
   /** Largest task output in bytes (default 3 MiB). */
   readonly outputLimitBytes?: number;
+  /**
+   * Longest wait for one try of a server API call, ms (default 60 000): a try that gets no complete answer in time
+   * fails like a network error and is retried.
+   */
+  readonly apiTimeoutMs?: number;
+  /**
+   * Sends each HTTP request of this client to the server API (default `httpTransport`: node:http with keep-alive).
+   * Wrap `httpTransport` to observe, log or delay calls (diagnostics, tests); see {@link ApiTransport}.
+   */
+  readonly apiTransport?: ApiTransport;
 }
 
 /** Options of {@link TriggerClient.listen}. */
@@ -89,7 +99,8 @@ export class TriggerClient {
   readonly #jobs = new Map<string, Job<any, any, any>>();
 
   /**
-   * @throws BatonError `CONFIG_INVALID` for an empty id or an unknown log level; `API_KEY_INVALID` when the key
+   * @throws BatonError `CONFIG_INVALID` for an empty id, an unknown log level or an `apiTimeoutMs` that is not a
+   *   positive number; `API_KEY_INVALID` when the key
    *   does not look like `tr_<env>_<random>` (a missing key only fails when the server is called or calls us)
    */
   constructor(options: TriggerClientOptions) {
@@ -106,13 +117,22 @@ export class TriggerClient {
     if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
       throw new BatonError("CONFIG_INVALID", `TriggerClient: unknown logLevel "${String(options.logLevel)}" (one of ${LOG_LEVELS.join(", ")})`);
     }
+    if (options.apiTimeoutMs !== undefined && !(Number.isFinite(options.apiTimeoutMs) && options.apiTimeoutMs > 0)) {
+      throw new BatonError("CONFIG_INVALID", `TriggerClient: apiTimeoutMs must be a positive number of ms, got ${String(options.apiTimeoutMs)}`);
+    }
     this.id = options.id;
     this.#apiKey = apiKey;
     this.#logLevel = options.logLevel;
     this.#verbose = options.verbose ?? false;
     this.#outputLimitBytes = options.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES;
     const apiUrl = options.apiUrl ?? process.env["BATON_API_URL"] ?? process.env["TRIGGER_API_URL"] ?? DEFAULT_API_URL;
-    this.#api = new ApiClient({ apiUrl, apiKey, log: (message, data) => this.#debug(message, data) });
+    this.#api = new ApiClient({
+      apiUrl,
+      apiKey,
+      ...(options.apiTimeoutMs !== undefined ? { timeoutMs: options.apiTimeoutMs } : {}),
+      ...(options.apiTransport !== undefined ? { transport: options.apiTransport } : {}),
+      log: (message, data) => this.#debug(message, data),
+    });
   }
 
   /** The server URL this client calls. */

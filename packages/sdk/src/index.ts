@@ -23,6 +23,13 @@ export {
   type RunTaskOptions,
   type TaskKey,
 } from "./io";
+export {
+  DEFAULT_API_TIMEOUT_MS,
+  httpTransport,
+  type ApiTransport,
+  type ApiTransportRequest,
+  type ApiTransportResponse,
+} from "./api-client";
 export { LOG_LEVELS, MAX_TASK_DEPTH, COMPLETION_FLUSH_DELAY_MS, DEFAULT_AUTO_YIELD_THRESHOLDS, type LogLevel, type AutoYieldThresholds } from "./execution";
 export * from "./triggers/index";
 export * from "./adapters/index";

@@ -1,46 +1,55 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../../../../services/server/src/testing";
 import { Hits, startE2E, type E2E } from "../../../../services/server/test/e2e/helpers";
+import { httpTransport, TriggerClient, type ApiTransport, type ListeningEndpoint } from "../../src/index";
 import { defineTestJob, flattenTasks, startRun } from "./support";
 
 const hits = new Hits();
+let server: TestServer | undefined;
+let endpoint: ListeningEndpoint | undefined;
 let e2e: E2E;
-const realFetch = globalThis.fetch;
-/** `METHOD /path` of every request from this process to a run's task routes (the SDK runs in-process). */
+/** `METHOD /path` of every request from the SDK client to a run's task routes. */
 const taskCalls: string[] = [];
 /** taskCalls.length when each execution of the run started. */
 const executionStarts: number[] = [];
 
+/** The default transport, recording each task-route call on its way out. */
+const recordingTransport: ApiTransport = (request) => {
+  const pathname = new URL(request.url).pathname;
+  if (/^\/api\/v1\/runs\/[^/]+\/tasks/.test(pathname)) taskCalls.push(`${request.method} ${pathname}`);
+  return httpTransport(request);
+};
+
 beforeAll(async () => {
-  globalThis.fetch = (input, init) => {
-    const request = new Request(input, init);
-    const url = new URL(request.url);
-    if (e2e && url.origin === new URL(e2e.server.url).origin && /^\/api\/v1\/runs\/[^/]+\/tasks/.test(url.pathname)) {
-      taskCalls.push(`${request.method} ${url.pathname}`);
-    }
-    return realFetch(input, init);
-  };
-  e2e = await startE2E((client) => {
-    defineTestJob(client, "three-tasks", async (_p, io) => {
-      executionStarts.push(taskCalls.length);
-      const a = await io.runTask("a", async () => {
-        hits.hit("a");
-        return 1;
-      });
-      const b = await io.runTask("b", async () => {
-        hits.hit("b");
-        return a + 1;
-      });
-      await io.wait("pause", 1);
-      return io.runTask("c", async () => {
-        hits.hit("c");
-        return b + 1;
-      });
+  server = await startTestServer();
+  // This client (the one whose calls are counted) serves the job; startE2E's own client, which defines no job,
+  // only brings the e2e helpers for the same server.
+  const client = new TriggerClient({ id: "observed-app", apiKey: server.apiKeys.dev, apiUrl: server.url, apiTransport: recordingTransport });
+  defineTestJob(client, "three-tasks", async (_p, io) => {
+    executionStarts.push(taskCalls.length);
+    const a = await io.runTask("a", async () => {
+      hits.hit("a");
+      return 1;
+    });
+    const b = await io.runTask("b", async () => {
+      hits.hit("b");
+      return a + 1;
+    });
+    await io.wait("pause", 1);
+    return io.runTask("c", async () => {
+      hits.hit("c");
+      return b + 1;
     });
   });
+  endpoint = await client.listen({ port: 0 });
+  e2e = await startE2E(() => {}, { server });
+  const registered = await e2e.api("POST", "/api/v1/endpoints", { id: client.id, url: endpoint.url });
+  expect(registered.status, JSON.stringify(registered.body)).toBe(200);
 });
 afterAll(async () => {
-  globalThis.fetch = realFetch;
   await e2e?.close();
+  await endpoint?.close();
+  await server?.close();
 });
 
 describe("HTTP calls per task (Baton protocol)", () => {
