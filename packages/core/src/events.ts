@@ -126,6 +126,8 @@ export const TaskCreated = ev(
     delayUntil: IsoDate.nullable(),
     retry: Json.optional(),
     redact: Json.optional(),
+    /** Baton protocol 2: when the endpoint started the task on its own (its clock); absent: the event's time. */
+    startedAt: IsoDate.optional(),
   }),
 );
 export const TaskCompleted = ev(
@@ -135,6 +137,8 @@ export const TaskCompleted = ev(
     output: z.string().nullable(),
     outputMeta: Json.optional(),
     properties: Json.optional(),
+    /** A deferred completion: when the task's body returned on the endpoint; absent: the event's time. */
+    completedAt: IsoDate.optional(),
   }),
 );
 export const TaskFailed = ev("task.failed", z.object({ taskId: z.string(), error: StoredError }));

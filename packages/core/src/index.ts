@@ -6,3 +6,4 @@ export * from "./retry";
 export * from "./event-filter";
 export * from "./job-version";
 export * from "./api-key";
+export * from "./ids";

@@ -23,8 +23,12 @@ export type ApiVersion = (typeof API_VERSIONS)[keyof typeof API_VERSIONS];
 /** The `x-trigger-version` the server sends on every request to an endpoint (v2 platform value). */
 export const SERVER_API_VERSION = API_VERSIONS.LAZY_LOADED_CACHED_TASKS;
 
-/** The Baton protocol extension version announced in `x-baton-protocol` and `RunJobBody.batonProtocol`. */
-export const BATON_PROTOCOL_VERSION = 1;
+/**
+ * The Baton protocol extension version announced in `x-baton-protocol` and `RunJobBody.batonProtocol`.
+ * 1: deferred completions (`completedTasks`), `outputMeta`, exact `noopTaskKeys`.
+ * 2: also endpoint-started tasks (`startedTasks`, `uncachedTaskKeys`, `POST /api/v1/runs/:runId/tasks/report`).
+ */
+export const BATON_PROTOCOL_VERSION = 2;
 
 /** HTTP header names of the protocol. Header names are case-insensitive; these are the spellings v2 uses. */
 export const HEADERS = {
@@ -38,7 +42,7 @@ export const HEADERS = {
   triggerEndpointId: "x-trigger-endpoint-id",
   /** Endpoint → server on `EXECUTE_JOB`: JSON {@link ExecuteJobRunMetadata}. */
   triggerRunMetadata: "x-trigger-run-metadata",
-  /** Endpoint → server (Baton SDK only): the Baton protocol version it speaks, `"1"`. */
+  /** Endpoint → server (Baton SDK only): the Baton protocol version it speaks, e.g. `"2"`. */
   batonProtocol: "x-baton-protocol",
   /** SDK → server on task creation and invoke: the task / request idempotency key. */
   idempotencyKey: "Idempotency-Key",
@@ -251,13 +255,61 @@ export const BatonCompletedTask = z.object({
   output: z.string().optional(),
   outputMeta: z.unknown().optional(),
   properties: z.array(DisplayProperty).optional(),
+  /** When the task's body returned, on the endpoint's clock (absent: when the server applies the completion). */
+  completedAt: z.coerce.date().optional(),
 });
 export type BatonCompletedTask = z.infer<typeof BatonCompletedTask>;
 
+/** The shape of a task id: `task_` and a lowercase ULID (26 Crockford base32 digits), as the server makes them. */
+export const TASK_ID_PATTERN = /^task_[0-9a-hjkmnp-tv-z]{26}$/;
+
+/**
+ * Baton protocol 2: a task the endpoint started without asking the server (a plain `io.runTask` whose key the server
+ * has never seen: not in `RunJobBody.tasks`, `noopTaskKeys` or `uncachedTaskKeys`, no `delayUntil`, no callback or
+ * background operation). The SDK picks the id ({@link TASK_ID_PATTERN}) and reports the start later, with its next
+ * request, a `/tasks/report` flush, or the execution's response; the server applies it before anything else in that
+ * message, in the same transaction, as v2's task creation would have (status RUNNING, or COMPLETED for a noop).
+ * `startedAt` is on the endpoint's clock (clamped by the server to its own now).
+ */
+export const BatonStartedTask = z.object({
+  id: z.string().regex(TASK_ID_PATTERN, "must be task_ followed by a lowercase ULID"),
+  idempotencyKey: z.string().min(1),
+  parentId: z.string().nullish(),
+  displayKey: z.string().optional(),
+  name: z.string().optional(),
+  icon: z.string().optional(),
+  description: z.string().optional(),
+  properties: z.array(DisplayProperty).optional(),
+  params: z.any().optional(),
+  style: Style.optional(),
+  retry: RetryOptions.optional(),
+  redact: RedactSchema.optional(),
+  noop: z.boolean().default(false),
+  parallel: z.boolean().optional(),
+  startedAt: z.coerce.date(),
+});
+export type BatonStartedTask = z.infer<typeof BatonStartedTask>;
+
 const completedTasksExtension = {
-  /** Baton extension: deferred completions to apply before the rest of the message. */
+  /** Baton protocol 2: tasks the endpoint started on its own, applied first (in order: parents before children). */
+  startedTasks: z.array(BatonStartedTask).optional(),
+  /** Baton extension: deferred completions, applied after `startedTasks` and before the rest of the message. */
   completedTasks: z.array(BatonCompletedTask).optional(),
 };
+
+/**
+ * Body of `POST /api/v1/runs/:runId/tasks/report` (Baton protocol 2): task starts and completions the endpoint has not
+ * sent yet, flushed on their own because no other request came to carry them. The answer is {@link TaskReportResult}.
+ */
+export const TaskReportBody = z.object(completedTasksExtension);
+export type TaskReportBody = z.infer<typeof TaskReportBody>;
+
+/**
+ * Answer of `POST /api/v1/runs/:runId/tasks/report`: the run's status after the report. `CANCELED` tells the endpoint
+ * to stop the execution at its next task (nothing was stored then).
+ */
+export const TaskReportResult = z.object({ runStatus: z.string() });
+export type TaskReportResult = z.infer<typeof TaskReportResult>;
 
 /**
  * Options of `io.runTask` as they go on the wire (v2 `RunTaskOptionsSchema`). `noop` defaults to false;
@@ -392,8 +444,10 @@ export type AutoYieldConfig = z.infer<typeof AutoYieldConfig>;
  *   a v2 SDK asks the server for every noop task (exact, one more request each).
  * - `yieldedExecutions`: keys already yielded with `io.yield`.
  * - `runChunkExecutionLimit`: the time budget of this request in ms.
- * - Baton extension: `batonProtocol: 1` (sent only to endpoints that announced `x-baton-protocol: 1`) and
- *   `noopTaskKeys`, the exact idempotency keys of every completed noop task.
+ * - Baton extension: `batonProtocol` (the lower of the server's and the endpoint's announced version; sent only to
+ *   endpoints that announced `x-baton-protocol`), `noopTaskKeys`, the exact idempotency keys of every completed noop
+ *   task, and (protocol 2) `uncachedTaskKeys`, the keys of every other task of the run that is not in `tasks`: with
+ *   the three the endpoint knows exactly which task keys the server has, so it may start the others itself.
  */
 export const RunJobBody = z.object({
   event: ApiEventLog,
@@ -416,8 +470,9 @@ export const RunJobBody = z.object({
   yieldedExecutions: z.array(z.string()).optional(),
   runChunkExecutionLimit: z.number().optional(),
   autoYieldConfig: AutoYieldConfig.optional(),
-  batonProtocol: z.literal(BATON_PROTOCOL_VERSION).optional(),
+  batonProtocol: z.number().int().min(1).max(BATON_PROTOCOL_VERSION).optional(),
   noopTaskKeys: z.array(z.string()).optional(),
+  uncachedTaskKeys: z.array(z.string()).optional(),
 });
 export type RunJobBody = z.infer<typeof RunJobBody>;
 

@@ -2,6 +2,9 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   API_VERSIONS,
+  TASK_ID_PATTERN,
+  TaskReportBody,
+  newPrefixedId,
   CachedTask,
   CompleteTaskBodyInput,
   ExecuteJobRunMetadata,
@@ -289,7 +292,23 @@ describe("RunJobBody", () => {
     expect(parsed.batonProtocol).toBe(1);
     expect(parsed.noopTaskKeys).toEqual(["a", "b"]);
     expect(parsed.tasks?.[0]?.outputMeta).toEqual({ values: { at: ["Date"] } });
-    expect(RunJobBody.safeParse({ ...runJobBody, batonProtocol: 2 }).success).toBe(false);
+    expect(RunJobBody.safeParse({ ...runJobBody, batonProtocol: 2, uncachedTaskKeys: ["c"] }).data?.uncachedTaskKeys).toEqual(["c"]);
+    expect(RunJobBody.safeParse({ ...runJobBody, batonProtocol: 3 }).success).toBe(false);
+    expect(RunJobBody.safeParse({ ...runJobBody, batonProtocol: 0 }).success).toBe(false);
+  });
+
+  it("validates Baton protocol 2 task reports: ids shaped like the server's, keys present", () => {
+    const started = { id: "task_01jd0000000000000000000000", idempotencyKey: "k1", startedAt: "2026-11-29T10:00:00.000Z" };
+    const ok = TaskReportBody.parse({ startedTasks: [started], completedTasks: [{ id: started.id, output: "1", completedAt: "2026-11-29T10:00:00.005Z" }] });
+    expect(ok.startedTasks?.[0]?.startedAt).toEqual(new Date("2026-11-29T10:00:00.000Z"));
+    expect(ok.startedTasks?.[0]?.noop).toBe(false);
+    expect(ok.completedTasks?.[0]?.completedAt).toEqual(new Date("2026-11-29T10:00:00.005Z"));
+    const bad = TaskReportBody.safeParse({ startedTasks: [{ ...started, id: "run_01jd0000000000000000000000" }] });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.path).toEqual(["startedTasks", 0, "id"]);
+    expect(TaskReportBody.safeParse({ startedTasks: [{ ...started, idempotencyKey: "" }] }).success).toBe(false);
+    expect(TaskReportBody.safeParse({ startedTasks: [{ ...started, startedAt: "yesterday" }] }).success).toBe(false);
+    expect(TASK_ID_PATTERN.test(newPrefixedId("task"))).toBe(true);
   });
 
   it("rejects a body without the required run fields", () => {

@@ -12,7 +12,7 @@
 import http from "node:http";
 import https from "node:https";
 import { ApiError } from "./errors";
-import { ServerTask, type ApiEventLog, type BatonCompletedTask, type RawEvent, type SendEventOptions } from "@baton/core";
+import { ServerTask, TaskReportResult, type ApiEventLog, type BatonCompletedTask, type BatonStartedTask, type RawEvent, type SendEventOptions, type TaskReportBody } from "@baton/core";
 import { z } from "zod";
 
 /** A `ServerTask` plus Baton's `outputMeta` (superjson meta of `output`, when the server has one). */
@@ -173,6 +173,7 @@ export interface CreateTaskBody {
   redact?: { paths: string[] };
   parallel?: boolean;
   connectionKey?: string;
+  startedTasks?: BatonStartedTask[];
   completedTasks?: BatonCompletedTask[];
 }
 
@@ -221,6 +222,16 @@ export class ApiClient {
       body,
       headers: { "Trigger-Version": COMPLETE_TASK_VERSION },
     });
+  }
+
+  /**
+   * `POST /api/v1/runs/:runId/tasks/report` (Baton protocol 2): task starts and completions flushed on their own.
+   * Answers the run's status (`CANCELED`: stop the execution).
+   * @throws ApiError on a 4xx, or after the retries on network errors and 5xx.
+   */
+  async reportTasks(runId: string, reports: TaskReportBody): Promise<TaskReportResult> {
+    const raw = await this.#request({ method: "POST", path: `/api/v1/runs/${encodeURIComponent(runId)}/tasks/report`, body: reports });
+    return TaskReportResult.parse(raw);
   }
 
   /** `POST /api/v1/runs/:runId/tasks/:id/fail` with `{error:{message,name?,stack?}}`. */

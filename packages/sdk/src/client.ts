@@ -22,6 +22,7 @@ import { failedTaskInfo, IO } from "./io";
 import { Job, type JobOptions, type TriggerContext } from "./job";
 import {
   API_KEY_PATTERN,
+  BATON_PROTOCOL_VERSION as CORE_BATON_PROTOCOL_VERSION,
   RunJobBody,
   type ApiEventLog,
   type IndexEndpointResponse,
@@ -35,10 +36,13 @@ import { DEFAULT_OUTPUT_LIMIT_BYTES, toRunOutputJson } from "./serialization";
 import { formatKeyPath } from "./task-key";
 import type { Trigger } from "./triggers/types";
 
+/** How long an execution the server hung up on stays available to the run's next execution (ms; see Execution.adopt). */
+const HUNG_UP_RETENTION_MS = 60_000;
+
 /** Default server URL when neither `apiUrl` nor BATON_API_URL/TRIGGER_API_URL is set. */
 export const DEFAULT_API_URL = "http://localhost:3030";
-/** Value of the `x-baton-protocol` header on every endpoint response (Baton protocol extension). */
-export const BATON_PROTOCOL_VERSION = 1;
+/** Value of the `x-baton-protocol` header on every endpoint response (Baton protocol extension; core's version). */
+export const BATON_PROTOCOL_VERSION = CORE_BATON_PROTOCOL_VERSION;
 /** `trigger-version` header on every endpoint response (v2 API version with lazy loading and yields). */
 export const TRIGGER_API_VERSION = "2023-09-29";
 /** SDK version reported in `trigger-sdk-version`. */
@@ -97,6 +101,8 @@ export class TriggerClient {
   readonly #verbose: boolean;
   readonly #outputLimitBytes: number;
   readonly #jobs = new Map<string, Job<any, any, any>>();
+  /** The latest execution of each run in this process whose task reports may still be undelivered. */
+  readonly #unreported = new Map<string, Execution>();
 
   /**
    * @throws BatonError `CONFIG_INVALID` for an empty id, an unknown log level or an `apiTimeoutMs` that is not a
@@ -304,14 +310,15 @@ export class TriggerClient {
     const body = parsed.data;
     const job = this.#jobs.get(body.job.id);
     if (!job) return errorResult(404, "not_found", `Job not found: ${body.job.id}`);
-    return { status: 200, body: await this.executeJob(body, job) };
+    return { status: 200, body: await this.executeJob(body, job, request.signal) };
   }
 
   /**
    * Runs one execution of `job` for `body` and returns the `RunJobResponse` (never throws for user errors).
+   * `signal` is the request's: once aborted (the server hung up), the execution stops at its next task with CANCELED.
    * @internal exposed for adapters and tests
    */
-  async executeJob(body: RunJobBody, job: Job<any, any, any>): Promise<RunJobResponse> {
+  async executeJob(body: RunJobBody, job: Job<any, any, any>, signal?: AbortSignal): Promise<RunJobResponse> {
     const execution = new Execution({
       body,
       api: this.#api,
@@ -319,12 +326,37 @@ export class TriggerClient {
       outputLimitBytes: this.#outputLimitBytes,
       log: (message, data) => this.#debug(message, data),
     });
+    // Reports an earlier execution of this run could not deliver (its server died) are this one's now: its completed
+    // tasks replay from them instead of running again.
+    const earlier = this.#unreported.get(body.run.id);
+    if (earlier) {
+      await earlier.settled();
+      execution.adopt(earlier);
+    }
+    this.#unreported.set(body.run.id, execution);
+    // The server hung up (it canceled the run, or gave up waiting): the execution stops at its next task.
+    const onAbort = (): void => {
+      execution.stopReason ??= "the server stopped waiting for this execution";
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     const finish = async (response: RunJobResponse): Promise<RunJobResponse> => {
-      const completedTasks = execution.close();
-      // A completion already flushed alone must land before the server reads this answer: else the run could end
-      // (or replay) with that task still RUNNING.
+      // Reports already flushed alone must land before the server reads this answer (else the run could end, or
+      // replay, with a task still RUNNING), and before the reports this answer carries (starts stay in order).
       await execution.settled();
-      return completedTasks.length > 0 ? { ...response, completedTasks } : response;
+      // a stopped execution's answer goes nowhere (the server hung up): its reports are flushed on their own
+      if (execution.stopReason) await execution.flush();
+      const reports = execution.close();
+      // Kept for adoption while reports are undelivered (a failed flush puts them back); a hung-up execution also for
+      // a while after, since its last reports may land after the server built the next execution's body.
+      void execution.settled().then(() => {
+        const drop = (): void => {
+          if (!execution.hasReports && this.#unreported.get(execution.runId) === execution) this.#unreported.delete(execution.runId);
+        };
+        if (execution.stopReason) setTimeout(drop, HUNG_UP_RETENTION_MS).unref();
+        else drop();
+      });
+      return reports.startedTasks || reports.completedTasks ? { ...response, ...reports } : response;
     };
 
     const payload = job.options.trigger.parsePayload(body.event.payload);

@@ -4,8 +4,8 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ApiClient } from "./api-client";
-import { AutoYieldExecutionError, type AutoYieldLocation } from "./errors";
-import type { CachedTask, BatonCompletedTask, RunJobBody } from "@baton/core";
+import { ApiError, AutoYieldExecutionError, type AutoYieldLocation } from "./errors";
+import type { BatonCompletedTask, BatonStartedTask, CachedTask, RunJobBody, TaskReportBody } from "@baton/core";
 
 /** Log levels in v2's order: a message is recorded when its level's index is <= the job level's index. */
 export const LOG_LEVELS = ["log", "error", "warn", "info", "debug"] as const;
@@ -27,8 +27,12 @@ export const DEFAULT_AUTO_YIELD_THRESHOLDS: AutoYieldThresholds = {
   afterCompleteTaskThreshold: 500,
 };
 
-/** How long a Baton-mode completion may wait for a request to ride on before it is sent alone (ms). */
-export const COMPLETION_FLUSH_DELAY_MS = 200;
+/**
+ * How long a Baton-mode report (a task start or completion) may wait for a request to ride on before it is flushed
+ * alone with `POST /api/v1/runs/:runId/tasks/report` (ms). It bounds how late the dashboard shows a task, and how long
+ * an execution may run on after its run was canceled in another server process.
+ */
+export const COMPLETION_FLUSH_DELAY_MS = 100;
 
 /** Subtasks may nest this deep (a top-level task is level 1). */
 export const MAX_TASK_DEPTH = 5;
@@ -65,8 +69,20 @@ export interface ExecutionOptions {
 export class Execution {
   readonly runId: string;
   readonly api: ApiClient;
-  /** True when the server sent `batonProtocol: 1`: deferred completion and `outputMeta`. */
+  /** True when the server sent `batonProtocol` ≥ 1: deferred completion and `outputMeta`. */
   readonly baton: boolean;
+  /**
+   * True when the server sent `batonProtocol` ≥ 2 with `uncachedTaskKeys`: this execution knows every task key the
+   * server has, so a task with another key is new and may start without asking the server (see {@link startLocally}).
+   */
+  readonly localStart: boolean;
+  /** Keys of the run's tasks that are neither cached nor completed noops (protocol 2). */
+  readonly uncachedKeys: ReadonlySet<string>;
+  /**
+   * Why this execution must stop at its next task, once the server canceled the run (a report's answer) or stopped
+   * waiting for this execution (its request was aborted); undefined while it may go on.
+   */
+  stopReason: string | undefined;
   readonly logLevel: LogLevel;
   readonly outputLimitBytes: number;
   /** COMPLETED tasks by idempotency key. Only COMPLETED outputs are ever used as cache. */
@@ -83,15 +99,24 @@ export class Execution {
   readonly #startedAt = performance.now();
   readonly #log: ((message: string, data?: unknown) => void) | undefined;
   #pending: BatonCompletedTask[] = [];
+  #started: BatonStartedTask[] = [];
+  /** Idempotency key of each task id this execution reported or will report (for {@link adopt}). */
+  readonly #keyById = new Map<string, string>();
+  /** The completion of each task this execution (or one it adopted) completed, by idempotency key. */
+  readonly #completedByKey = new Map<string, BatonCompletedTask>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   readonly #inFlight = new Set<Promise<void>>();
+  #chain: Promise<void> = Promise.resolve();
 
   constructor(options: ExecutionOptions) {
     const { body } = options;
     this.runId = body.run.id;
     this.api = options.api;
-    this.baton = body.batonProtocol === 1;
+    this.baton = (body.batonProtocol ?? 0) >= 1;
+    this.localStart = (body.batonProtocol ?? 0) >= 2 && body.uncachedTaskKeys !== undefined && body.noopTaskKeys !== undefined;
+    this.uncachedKeys = new Set(body.uncachedTaskKeys ?? []);
+    this.stopReason = undefined;
     this.logLevel = options.logLevel;
     this.outputLimitBytes = options.outputLimitBytes;
     this.#log = options.log;
@@ -129,11 +154,128 @@ export class Execution {
   }
 
   /**
-   * Baton mode: keep a completion to send with the next request; flushed alone with `/complete` after
+   * Protocol 2: true when a task with `idempotencyKey` may start here without a server call: the server has no task
+   * with that key (not cached, not a completed noop, not among the uncached keys), this execution has not answered
+   * yet, and the task needs nothing the server does (no `delayUntil`, callback, background operation or connection).
+   */
+  canStartLocally(idempotencyKey: string, options: { delayUntil?: unknown; callback?: unknown; operation?: unknown; connectionKey?: unknown }): boolean {
+    return (
+      this.localStart &&
+      !this.#closed &&
+      options.delayUntil === undefined &&
+      options.callback === undefined &&
+      options.operation === undefined &&
+      options.connectionKey === undefined &&
+      !this.cache.has(idempotencyKey) &&
+      !this.uncachedKeys.has(idempotencyKey) &&
+      !(this.noopKeys?.has(idempotencyKey) ?? false)
+    );
+  }
+
+  /**
+   * Protocol 2: records a task started here (reported with the next request, a flush after
+   * {@link COMPLETION_FLUSH_DELAY_MS}, or the execution's answer). A noop counts as a completed noop from now on.
+   */
+  startLocally(task: BatonStartedTask): void {
+    this.#started.push(task);
+    this.#keyById.set(task.id, task.idempotencyKey);
+    if (task.noop) this.noopKeys?.add(task.idempotencyKey);
+    this.#armFlush();
+  }
+
+  /**
+   * Baton mode: keep a completion to send with the next request; flushed alone after
    * {@link COMPLETION_FLUSH_DELAY_MS}, or at once when the execution has already answered.
    */
-  deferCompletion(completion: BatonCompletedTask): void {
+  deferCompletion(completion: BatonCompletedTask, idempotencyKey: string): void {
     this.#pending.push(completion);
+    this.#keyById.set(completion.id, idempotencyKey);
+    this.#completedByKey.set(idempotencyKey, completion);
+    this.#armFlush();
+  }
+
+  /**
+   * Takes over the reports an earlier execution of the same run in this process could not deliver (its server died
+   * or hung up before they landed): its completed tasks become cached here, so they do not run again, and its reports
+   * go out with this execution's. Call before the run's code starts; wait for `earlier.settled()` first.
+   */
+  adopt(earlier: Execution): void {
+    if (earlier.runId !== this.runId) return;
+    const reports = earlier.takeReports();
+    for (const s of reports.startedTasks ?? []) if (s.noop) this.noopKeys?.add(s.idempotencyKey);
+    // every task the earlier execution completed, delivered or not: one delivered after the server built this
+    // execution's body is missing from its cache too
+    for (const [key, c] of earlier.#completedByKey) {
+      if (this.cache.has(key)) continue;
+      this.#completedByKey.set(key, c);
+      this.cache.set(key, {
+        id: key,
+        idempotencyKey: key,
+        status: "COMPLETED",
+        noop: false,
+        output: c.output === undefined ? undefined : (JSON.parse(c.output) as CachedTask["output"]),
+        ...(c.outputMeta !== undefined ? { outputMeta: c.outputMeta } : {}),
+      });
+    }
+    for (const [id, key] of earlier.#keyById) this.#keyById.set(id, key);
+    this.#started.push(...(reports.startedTasks ?? []));
+    this.#pending.push(...(reports.completedTasks ?? []));
+    if (this.hasReports) this.#armFlush();
+  }
+
+  /** True when task starts or completions wait to be sent. */
+  get hasReports(): boolean {
+    return this.#started.length > 0 || this.#pending.length > 0;
+  }
+
+  /** Takes every pending report (to piggyback on a request); the caller must {@link restoreReports} on failure. */
+  takeReports(): TaskReportBody {
+    if (this.#flushTimer) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    const reports: TaskReportBody = {};
+    if (this.#started.length > 0) reports.startedTasks = this.#started;
+    if (this.#pending.length > 0) reports.completedTasks = this.#pending;
+    this.#started = [];
+    this.#pending = [];
+    return reports;
+  }
+
+  /** Puts back reports whose carrying request failed (ahead of newer ones: starts must stay in order). */
+  restoreReports(reports: TaskReportBody): void {
+    this.#started.unshift(...(reports.startedTasks ?? []));
+    this.#pending.unshift(...(reports.completedTasks ?? []));
+    // once answered, they wait for the run's next execution in this process to adopt them (see adopt)
+    if (this.hasReports && !this.#closed) this.#armFlush();
+  }
+
+  /**
+   * The execution is answering: returns the reports to put in the `RunJobResponse`. Completions of task bodies still
+   * running (e.g. beside a task that suspended the run) are flushed on their own when they finish.
+   */
+  close(): TaskReportBody {
+    this.#closed = true;
+    return this.takeReports();
+  }
+
+  /** True once {@link close} ran: new tasks must ask the server (which refuses them once the run moved on). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends every pending report now and waits for the answer (before a call that needs the server to know them). */
+  async flush(): Promise<void> {
+    this.#startFlush();
+    await this.settled();
+  }
+
+  /** Resolves when background flushes started so far have settled (for tests and shutdown). */
+  async settled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  #armFlush(): void {
     if (this.#closed) {
       this.#startFlush();
       return;
@@ -146,57 +288,31 @@ export class Execution {
     }
   }
 
-  /** Takes every pending completion (to piggyback on a request); the caller must {@link restoreCompletions} on failure. */
-  takeCompletions(): BatonCompletedTask[] {
-    if (this.#flushTimer) {
-      clearTimeout(this.#flushTimer);
-      this.#flushTimer = undefined;
-    }
-    const taken = this.#pending;
-    this.#pending = [];
-    return taken;
-  }
-
-  /** Puts back completions whose carrying request failed. */
-  restoreCompletions(completions: readonly BatonCompletedTask[]): void {
-    if (completions.length === 0) return;
-    this.#pending.unshift(...completions);
-    if (this.#closed) this.#startFlush();
-    else if (!this.#flushTimer) {
-      this.#flushTimer = setTimeout(() => {
-        this.#flushTimer = undefined;
-        this.#startFlush();
-      }, COMPLETION_FLUSH_DELAY_MS);
-    }
-  }
-
-  /**
-   * The execution is answering: returns the completions to put in the `RunJobResponse`. Completions of task
-   * bodies still running (e.g. beside a task that suspended the run) are sent with `/complete` when they finish.
-   */
-  close(): BatonCompletedTask[] {
-    this.#closed = true;
-    return this.takeCompletions();
-  }
-
-  /** Resolves when background `/complete` calls started so far have settled (for tests and shutdown). */
-  async settled(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-  }
-
   #startFlush(): void {
-    const completions = this.takeCompletions();
-    if (completions.length === 0) return;
-    const promise = Promise.all(
-      completions.map(async (completion) => {
-        try {
-          await this.api.completeTask(this.runId, completion);
-        } catch (error) {
-          // At-least-once: the task runs again on the next replay.
-          this.#log?.("Deferred task completion failed", { taskId: completion.id, error: String(error) });
+    if (!this.hasReports) return;
+    const reports = this.takeReports();
+    const send = async (): Promise<void> => {
+      try {
+        if (this.localStart) {
+          const result = await this.api.reportTasks(this.runId, reports);
+          if (result.runStatus === "CANCELED") this.stopReason ??= `run ${this.runId} was canceled`;
+          return;
         }
-      }),
-    ).then(() => undefined);
+        // protocol 1 servers take completions one by one
+        await Promise.all((reports.completedTasks ?? []).map((completion) => this.api.completeTask(this.runId, completion)));
+      } catch (error) {
+        // The server refused them (4xx): dropped, and at-least-once makes those tasks run again on the next replay.
+        // Else (network, 5xx after the client's retries) they go again with the next request or flush, still in
+        // order; once this execution has answered, the run's next execution in this process adopts them.
+        const refused = error instanceof ApiError && error.status >= 400 && error.status < 500;
+        if (!refused) this.restoreReports(reports);
+        else this.#log?.("Task report refused", { runId: this.runId, error: String(error) });
+      }
+    };
+    // flushes go one after another, so starts reach the server in order
+    const previous = this.#chain;
+    const promise = previous.then(send);
+    this.#chain = promise;
     this.#inFlight.add(promise);
     void promise.finally(() => this.#inFlight.delete(promise));
   }

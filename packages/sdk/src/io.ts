@@ -21,7 +21,7 @@ import {
   type ControlFlowSentinel,
 } from "./errors";
 import { runScope, LOG_LEVELS, MAX_TASK_DEPTH, type Execution, type LogLevel, type TaskFrame } from "./execution";
-import { calculateRetryAt, type ApiEventLog, type RetryOptions, type RawEvent, type SendEventOptions } from "@baton/core";
+import { calculateRetryAt, newPrefixedId, type ApiEventLog, type RetryOptions, type RawEvent, type SendEventOptions, type TaskReportBody } from "@baton/core";
 import { deserializeOutput, serializeOutput } from "./serialization";
 import { displayKey, formatKeyPath, taskIdempotencyKey, type TaskKey } from "./task-key";
 
@@ -181,6 +181,67 @@ export class IO {
     // Logs and other noop subtasks never cause an auto-yield (v2 issue #838).
     if (!(options.noop && parent)) execution.checkAutoYield("start_task", execution.thresholds.startTaskThreshold);
 
+    if (execution.stopReason) throw new CanceledWithTaskError(stoppedTask(idempotencyKey, parent?.id ?? null, options));
+
+    let task: ServerTaskWithMeta;
+    if (execution.canStartLocally(idempotencyKey, options)) {
+      // Baton protocol 2: the server has no task with this key, so none is asked for; the start is reported later
+      const startedAt = new Date();
+      const id = newPrefixedId("task");
+      const params = options.params !== undefined ? toJsonValue(options.params) : undefined;
+      execution.startLocally({
+        id,
+        idempotencyKey,
+        parentId: parent?.id ?? null,
+        displayKey: options.displayKey ?? shownKey,
+        noop: options.noop ?? false,
+        startedAt,
+        ...(options.name !== undefined ? { name: options.name } : {}),
+        ...(options.icon !== undefined ? { icon: options.icon } : {}),
+        ...(options.description !== undefined ? { description: options.description } : {}),
+        ...(options.properties !== undefined ? { properties: options.properties.map(({ imageUrl, ...p }) => ({ ...p, ...(imageUrl ? { imageUrl: [...imageUrl] } : {}) })) } : {}),
+        ...(params !== undefined ? { params } : {}),
+        ...(options.style !== undefined ? { style: { ...options.style } } : {}),
+        ...(options.retry !== undefined ? { retry: options.retry } : {}),
+        ...(options.redact !== undefined ? { redact: { paths: [...options.redact.paths] } } : {}),
+        ...(options.parallel ? { parallel: true } : {}),
+      });
+      // a noop has no body: it is complete once recorded (what a replay returns for it)
+      if (options.noop) return parse(undefined);
+      task = {
+        id,
+        idempotencyKey,
+        name: options.name ?? "Task",
+        icon: options.icon ?? null,
+        noop: false,
+        status: "RUNNING",
+        attempts: 1,
+        parentId: parent?.id ?? null,
+        startedAt,
+        completedAt: null,
+        delayUntil: null,
+        description: options.description ?? null,
+        params: (params ?? null) as ServerTaskWithMeta["params"],
+        output: null,
+        error: null,
+        style: options.style ? { ...options.style } : { style: "normal" },
+        childExecutionMode: options.parallel ? "PARALLEL" : "SEQUENTIAL",
+        forceYield: false,
+      };
+    } else {
+      task = await this.#createTaskOnServer(execution, idempotencyKey, shownKey, parent, options);
+    }
+    return this.#runTaskBody(execution, task, idempotencyKey, shownKey, keyPath, depth, cb, options, parse, onError);
+  }
+
+  /** Asks the server for the task (v2's create), with this execution's pending Baton reports piggybacked. */
+  async #createTaskOnServer<T>(
+    execution: Execution,
+    idempotencyKey: string,
+    shownKey: string,
+    parent: TaskFrame | undefined,
+    options: RunTaskOptions<T>,
+  ): Promise<ServerTaskWithMeta> {
     const body: CreateTaskBody = {
       idempotencyKey,
       displayKey: options.displayKey ?? shownKey,
@@ -198,16 +259,34 @@ export class IO {
       ...(options.connectionKey !== undefined ? { connectionKey: options.connectionKey } : {}),
       ...(options.parallel ? { parallel: true } : {}),
     };
-    const piggyback = execution.baton ? execution.takeCompletions() : [];
-    if (piggyback.length > 0) body.completedTasks = piggyback;
-
-    let task: ServerTaskWithMeta;
+    let reports: TaskReportBody = {};
+    if (execution.baton) {
+      // flushes in flight land first: starts must reach the server in order (a parent before its children)
+      await execution.settled();
+      reports = execution.takeReports();
+      Object.assign(body, reports);
+    }
     try {
-      task = await execution.api.createTask(execution.runId, body);
+      return await execution.api.createTask(execution.runId, body);
     } catch (error) {
-      execution.restoreCompletions(piggyback);
+      execution.restoreReports(reports);
       throw error;
     }
+  }
+
+  /** Everything after the task exists: status handling, the body, its completion or failure (v2's runTask). */
+  async #runTaskBody<T>(
+    execution: Execution,
+    task: ServerTaskWithMeta,
+    idempotencyKey: string,
+    shownKey: string,
+    keyPath: readonly string[],
+    depth: number,
+    cb: (task: IOTask, io: IO) => Promise<T> | T,
+    options: RunTaskOptions<T>,
+    parse: (value: unknown) => T,
+    onError: RunTaskErrorCallback | undefined,
+  ): Promise<T> {
 
     if (task.forceYield) {
       throw new AutoYieldExecutionError("after_run_task", Math.round(execution.remainingMs() ?? 0), Math.round(execution.elapsedMs()), execution.limitMs);
@@ -241,7 +320,8 @@ export class IO {
           id: task.id,
           ...(serialized.output !== undefined ? { output: serialized.output } : {}),
           ...(serialized.outputMeta !== undefined ? { outputMeta: serialized.outputMeta } : {}),
-        });
+          completedAt: new Date(),
+        }, idempotencyKey);
         // The completion rides on the AUTO_YIELD response if the budget is spent.
         execution.checkAutoYield("after_complete_task", execution.thresholds.afterCompleteTaskThreshold);
       } else {
@@ -291,6 +371,8 @@ export class IO {
           if (retryAt) throw new RetryWithTaskError(task, error, retryAt);
         }
       }
+      // the server must know the task (and its finished subtasks) before it records the failure
+      if (execution.baton && execution.hasReports) await execution.flush();
       await execution.api.failTask(execution.runId, task.id, toErrorBody(error));
       throw withFailure(error, keyPath, task);
     }
@@ -477,4 +559,29 @@ function toJsonValue(value: unknown): unknown {
   } catch {
     return String(value);
   }
+}
+
+/**
+ * The CANCELED task a stopped execution answers with (its run was canceled, or the server stopped waiting for this
+ * execution): nothing of it was stored, as v2's create answers on a canceled run.
+ */
+function stoppedTask(idempotencyKey: string, parentId: string | null, options: RunTaskOptions<unknown>): ServerTaskWithMeta {
+  return {
+    id: newPrefixedId("task"),
+    idempotencyKey,
+    name: options.name ?? "Task",
+    icon: options.icon ?? null,
+    noop: options.noop ?? false,
+    status: "CANCELED",
+    attempts: 0,
+    parentId,
+    startedAt: null,
+    completedAt: new Date(),
+    delayUntil: null,
+    description: options.description ?? null,
+    params: null,
+    output: null,
+    error: null,
+    forceYield: false,
+  };
 }

@@ -60,7 +60,7 @@ function post(action: string | undefined, init: { key?: string | null; method?: 
 async function call(client: TriggerClient, request: Request) {
   const response = await client.handleRequest(request);
   expect(response.headers.get("content-type")).toBe("application/json");
-  expect(response.headers.get("x-baton-protocol")).toBe("1");
+  expect(response.headers.get("x-baton-protocol")).toBe("2");
   expect(response.headers.get("trigger-version")).toBe("2023-09-29");
   return { status: response.status, body: (await response.json()) as any };
 }
@@ -214,7 +214,7 @@ describe("adapters", () => {
     try {
       expect(endpoint.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/trigger$/);
       const ok = await fetch(endpoint.url, { method: "POST", headers: { "x-trigger-api-key": API_KEY, "x-trigger-action": "VALIDATE" } });
-      expect(ok.headers.get("x-baton-protocol")).toBe("1");
+      expect(ok.headers.get("x-baton-protocol")).toBe("2");
       expect(await ok.json()).toEqual({ ok: true, endpointId: "my-app" });
       const wrongPath = await fetch(endpoint.url.replace("/api/trigger", "/other"), { method: "POST" });
       expect(wrongPath.status).toBe(404);

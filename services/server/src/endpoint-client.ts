@@ -22,7 +22,7 @@ export async function callEndpoint(
   apiKey: string,
   action: TriggerAction,
   body: unknown,
-  options: { timeoutMs: number; headers?: Record<string, string> },
+  options: { timeoutMs: number; headers?: Record<string, string>; signal?: AbortSignal },
 ): Promise<EndpointReply> {
   const started = performance.now();
   const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -81,6 +81,14 @@ export async function callEndpoint(
       request.destroy();
       settle({ ok: false, error: new Error(`endpoint did not answer within ${options.timeoutMs} ms`), timedOut: true, durationMs: elapsed() });
     }, options.timeoutMs);
+    const signal = options.signal;
+    const onAbort = (): void => {
+      request.destroy();
+      settle({ ok: false, error: new Error("the request was aborted (the run was canceled)"), timedOut: false, durationMs: elapsed() });
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    request.on("close", () => signal?.removeEventListener("abort", onAbort));
     request.on("error", (error: NodeJS.ErrnoException) => {
       settle({ ok: false, error: new Error(`endpoint unreachable: ${error.code ? `${error.code} ` : ""}${error.message}`.trim()), timedOut: false, durationMs: elapsed() });
     });

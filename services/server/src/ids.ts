@@ -1,53 +1,9 @@
-import { randomFillSync } from "node:crypto";
-
-// Crockford base32, lowercase (ULID's alphabet)
-const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
-const POOL_SIZE = 4096;
-const pool = new Uint8Array(POOL_SIZE);
-let offset = POOL_SIZE;
-let lastTime = -1;
-const lastRandom = new Uint8Array(16);
-
-/** 16 random base32 digits (80 bits) from a buffer refilled 4 KiB at a time (one syscall per ~256 ids). */
-function freshRandom(into: Uint8Array): void {
-  if (offset + 16 > POOL_SIZE) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  for (let i = 0; i < 16; i++) into[i] = pool[offset + i]! & 31;
-  offset += 16;
-}
-
-/** Increments the 80-bit random part (base32 digits) for ids made in the same millisecond: ids stay ordered. */
-function increment(digits: Uint8Array): void {
-  for (let i = digits.length - 1; i >= 0; i--) {
-    if (digits[i]! < 31) {
-      digits[i]!++;
-      return;
-    }
-    digits[i] = 0;
-  }
-}
+import { newPrefixedId } from "@baton/core";
 
 /**
  * Time-ordered ids with a type prefix: `run_01j…`, `task_…`, `evt_…`, `ep_…`, `exec_…` — a ULID (48-bit ms time +
- * 80 random bits, Crockford base32, lowercase), monotonic within a process: ids made in one millisecond increase.
+ * 80 random bits, Crockford base32, lowercase), monotonic within a process (core's {@link newPrefixedId}).
  */
 export function newId(prefix: "run" | "task" | "evt" | "ep" | "exec" | "env" | "worker"): string {
-  let now = Date.now();
-  if (now <= lastTime) {
-    now = lastTime;
-    increment(lastRandom);
-  } else {
-    lastTime = now;
-    freshRandom(lastRandom);
-  }
-  let time = "";
-  for (let i = 9, t = now; i >= 0; i--) {
-    time = ALPHABET[t % 32] + time;
-    t = Math.floor(t / 32);
-  }
-  let random = "";
-  for (let i = 0; i < 16; i++) random += ALPHABET[lastRandom[i]!];
-  return `${prefix}_${time}${random}`;
+  return newPrefixedId(prefix);
 }

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { configFromEnv, ServerConfig } from "./config";
 import type { CommandContext } from "./commands/context";
 import { EndpointCache, RunCache } from "./commands/run-cache";
+import { listenForCancels } from "./dispatcher/cancel-listener";
 import { startDispatcher, type Dispatcher } from "./dispatcher/worker";
 import { createApp } from "./http/app";
 import { newId } from "./ids";
@@ -84,11 +85,13 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
     log,
     workerId,
     activeRuns: new Map(),
+    executionAborts: new Map(),
     runCache: new RunCache(),
     endpointCache: new EndpointCache(),
   };
   const dispatcher: Dispatcher | undefined = config.dispatcher ? await startDispatcher(base) : undefined;
   const ctx = dispatcher?.ctx ?? base;
+  const cancels = dispatcher ? await listenForCancels(ctx) : undefined;
   const traces: TraceExporter | undefined = options.tracerProvider
     ? startTraceExporter({ pool, tracerProvider: options.tracerProvider, log, intervalMs: options.traceExportIntervalMs })
     : undefined;
@@ -117,6 +120,7 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
           server.close(() => resolve());
           (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         });
+        await cancels?.stop();
         await dispatcher?.stop();
         await traces?.stop();
         closed = true;

@@ -26,6 +26,21 @@ beforeAll(async () => {
       },
     });
     client.defineJob({
+      id: "cancel-early",
+      name: "Cancel before the running task was reported",
+      version: "1.0.0",
+      trigger: eventTrigger({ name: "cancel.early" }),
+      run: async (_payload, io) => {
+        await io.runTask("first", async () => {
+          hits.hit("early:first");
+          await gates.wait("early:first");
+          return 1;
+        });
+        await io.runTask("second", async () => hits.hit("early:second"));
+        return "done";
+      },
+    });
+    client.defineJob({
       id: "cancel-wait",
       name: "Cancel during a wait",
       version: "1.0.0",
@@ -105,6 +120,8 @@ describe("cancel is final", () => {
     const event = await e2e.sendEvent("cancel.running", {});
     const [runId] = await e2e.waitForRuns(event.id);
     await until(async () => hits.of("running:first"), (n) => n === 1, "the first task body to start");
+    // the endpoint started the task itself; its start reaches the server with the next flush
+    await until(() => e2e.getRun(runId!), (run) => run.tasks.length === 1, "the task's start to be reported");
     const r = await cancel(runId!);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.status).toBe("CANCELED");
@@ -120,6 +137,23 @@ describe("cancel is final", () => {
     const again = await cancel(runId!);
     expect(again.status).toBe(200);
     expect(again.body.status).toBe("CANCELED");
+  });
+
+  it("before the endpoint reported the running task: the execution is hung up, later tasks never run, the task is kept as CANCELED", async () => {
+    const event = await e2e.sendEvent("cancel.early", {});
+    const [runId] = await e2e.waitForRuns(event.id);
+    await until(async () => hits.of("early:first"), (n) => n === 1, "the first task body to start", 15_000, 1);
+    const r = await cancel(runId!);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.status).toBe("CANCELED");
+    gates.open("early:first");
+    // the task ran, so the event store records it: started (reported late) and canceled at once
+    const run = await until(() => e2e.getRun(runId!), (x) => x.tasks.length === 1, "the task's late start to be recorded");
+    expect(run.tasks.map((t: { displayKey: string; status: string }) => [t.displayKey, t.status])).toEqual([["first", "CANCELED"]]);
+    await expectCanceledForGood(runId!);
+    await sleep(300);
+    expect(hits.of("early:second")).toBe(0);
+    expect(await runEvents(runId!)).toEqual(expect.arrayContaining(["run.canceled", "task.created", "task.canceled"]));
   });
 
   it("during a wait: nothing runs when the wait comes due", async () => {

@@ -92,6 +92,10 @@ const WRONG_TYPES: Record<string, { body: unknown; paths: string[] } | null> = {
   "/api/v1/runs/:runId/tasks": { body: { idempotencyKey: "k", noop: "yes", delayUntil: "not a date" }, paths: ["noop", "delayUntil"] },
   "/api/v1/runs/:runId/tasks/:taskId/complete": { body: { output: "1", properties: "none" }, paths: ["properties"] },
   "/api/v1/runs/:runId/tasks/:taskId/fail": { body: { error: { message: 12 } }, paths: ["error.message"] },
+  "/api/v1/runs/:runId/tasks/report": {
+    body: { startedTasks: [{ id: "task-made-up", idempotencyKey: "k", startedAt: "2026-01-01T00:00:00Z" }], completedTasks: "x" },
+    paths: ["startedTasks.0.id", "completedTasks"],
+  },
 };
 
 function concrete(path: string): string {
@@ -167,7 +171,8 @@ describe("size limits", () => {
     const event = await e2e.sendEvent("gated", {});
     const [runId] = await e2e.waitForRuns(event.id);
     await until(async () => hits.of("slow"), (n) => n === 1, "the gated task body to start");
-    const running = await e2e.getRun(runId!);
+    // the endpoint started the task itself; its start reaches the server with the next flush
+    const running = await until(() => e2e.getRun(runId!), (r) => r.tasks.length === 1, "the task's start to be reported");
     const task = running.tasks[0];
     expect(task.status).toBe("RUNNING");
     const before = await rowCounts(e2e.server.pool);

@@ -47,6 +47,7 @@ function validBody(route: { method: string; path: string }): unknown {
     "/api/v1/runs/:runId/tasks": { idempotencyKey: "auth-new-task", displayKey: "auth-new-task", noop: false },
     "/api/v1/runs/:runId/tasks/:taskId/complete": { output: JSON.stringify({ x: 1 }) },
     "/api/v1/runs/:runId/tasks/:taskId/fail": { error: { message: "nope" } },
+    "/api/v1/runs/:runId/tasks/report": { completedTasks: [] },
   };
   if (!(route.path in bodies)) throw new Error(`routes-auth: no valid body for ${route.method} ${route.path}; add one`);
   return bodies[route.path];
@@ -114,6 +115,7 @@ describe("the router's own route list", () => {
         "POST /api/v1/runs/:runId/tasks",
         "POST /api/v1/runs/:runId/tasks/:taskId/complete",
         "POST /api/v1/runs/:runId/tasks/:taskId/fail",
+        "POST /api/v1/runs/:runId/tasks/report",
       ]),
     );
   });

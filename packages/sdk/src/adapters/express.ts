@@ -3,7 +3,7 @@
  * @example app.post("/api/trigger", createExpressHandler(client))
  */
 import type { TriggerClient } from "../client";
-import { toFetchRequest, writeFetchResponse, type NodeRequestLike, type NodeResponseLike } from "./node";
+import { hangUpSignal, toFetchRequest, writeFetchResponse, type NodeRequestLike, type NodeResponseLike } from "./node";
 
 /** An express request: a node request, maybe with a body already parsed by `express.json()`/`express.raw()`. */
 export interface ExpressRequestLike extends NodeRequestLike {
@@ -24,7 +24,10 @@ export function createExpressHandler(
       let override: string | Uint8Array | undefined;
       if (typeof body === "string" || body instanceof Uint8Array) override = body;
       else if (body !== undefined && body !== null && typeof body === "object" && Object.keys(body).length > 0) override = JSON.stringify(body);
-      const request = await toFetchRequest(req, override);
+      // express's res is a node ServerResponse: its early close means the server hung up
+      const closable = res as Partial<Parameters<typeof hangUpSignal>[0]>;
+      const signal = typeof closable.once === "function" && typeof closable.writableFinished === "boolean" ? hangUpSignal(closable as Parameters<typeof hangUpSignal>[0]) : undefined;
+      const request = await toFetchRequest(req, override, signal);
       await writeFetchResponse(res, await client.handleRequest(request));
     } catch (error) {
       if (next) next(error);

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { BATON_PROTOCOL_VERSION } from "@baton/core";
 import type { ListenOptions, ListeningEndpoint, TriggerClient } from "../client";
 
 /** Largest request body accepted, bytes (EXECUTE_JOB bodies carry cached outputs: v2 ships up to 3.5 MB). */
@@ -16,8 +17,11 @@ export interface NodeRequestLike extends AsyncIterable<unknown> {
   readonly headers: IncomingMessage["headers"];
 }
 
-/** Builds a fetch Request from a node request; `bodyOverride` is used when a framework already read the body. */
-export async function toFetchRequest(req: NodeRequestLike, bodyOverride?: string | Uint8Array): Promise<Request> {
+/**
+ * Builds a fetch Request from a node request; `bodyOverride` is used when a framework already read the body, `signal`
+ * becomes the Request's (see {@link hangUpSignal}).
+ */
+export async function toFetchRequest(req: NodeRequestLike, bodyOverride?: string | Uint8Array, signal?: AbortSignal): Promise<Request> {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
@@ -39,9 +43,21 @@ export async function toFetchRequest(req: NodeRequestLike, bodyOverride?: string
     }
     body = Buffer.concat(chunks);
   }
-  const init: RequestInit = { method, headers };
+  const init: RequestInit = { method, headers, ...(signal ? { signal } : {}) };
   if (body !== undefined && method !== "GET" && method !== "HEAD") init.body = body as BodyInit;
   return new Request(url, init);
+}
+
+/**
+ * A signal aborted when the client hangs up before the response is written (the response closes unfinished): the
+ * Baton server does that when it cancels a run it is executing, so the execution stops at its next task.
+ */
+export function hangUpSignal(res: { once(event: "close", listener: () => void): unknown; readonly writableFinished: boolean }): AbortSignal {
+  const controller = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 /** The parts of a node response the adapters write (express's `res` fits too). */
@@ -67,7 +83,7 @@ export async function writeFetchResponse(res: NodeResponseLike, response: Respon
 export function createNodeHandler(client: TriggerClient): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     try {
-      await writeFetchResponse(res, await client.handleRequest(await toFetchRequest(req)));
+      await writeFetchResponse(res, await client.handleRequest(await toFetchRequest(req, undefined, hangUpSignal(res))));
     } catch (error) {
       writeJsonError(res, 400, error instanceof Error ? error.message : String(error));
     }
@@ -77,7 +93,7 @@ export function createNodeHandler(client: TriggerClient): (req: IncomingMessage,
 function writeJsonError(res: NodeResponseLike, status: number, message: string): void {
   res.statusCode = status;
   res.setHeader("content-type", "application/json");
-  res.setHeader("x-baton-protocol", "1");
+  res.setHeader("x-baton-protocol", String(BATON_PROTOCOL_VERSION));
   res.setHeader("trigger-version", "2023-09-29");
   res.end(JSON.stringify({ message, error: { code: status === 404 ? "not_found" : "bad_request", message } }));
 }

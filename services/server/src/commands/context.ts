@@ -17,6 +17,8 @@ export interface CommandContext {
    * value turns true when another wake-up of the run arrives meanwhile, to be served once the current execution ends.
    */
   readonly activeRuns: Map<string, boolean>;
+  /** Aborts the in-flight `EXECUTE_JOB` request of each run this process executes (a cancel hangs it up). */
+  readonly executionAborts: Map<string, AbortController>;
   /** Runs this process is executing, so task-API writes need no read first (see RunCache). */
   readonly runCache: RunCache;
   /** Endpoints recently read by this process (a few seconds). */

@@ -1,3 +1,4 @@
+import { announceCancel } from "../dispatcher/cancel-listener";
 import type { EventMetadata } from "@baton/core";
 import { conflict, notFound } from "../errors";
 import { UnitOfWork } from "../event-store/store";
@@ -28,6 +29,7 @@ export async function cancelRun(ctx: CommandContext, env: Environment, runId: st
     uow.dequeue(`run:${runId}`);
     await uow.commit(ctx.pool);
     ctx.runCache.delete(runId);
+    if (run.status === "EXECUTING") await announceCancel(ctx, runId);
     return uow.state.runs.get(runId)!;
   });
 }

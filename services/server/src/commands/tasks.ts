@@ -1,6 +1,9 @@
 import {
   API_VERSIONS,
   type BatonCompletedTask,
+  type BatonStartedTask,
+  type TaskReportBody,
+  type TaskReportResult,
   type CompleteTaskBodyInput,
   type EventMetadata,
   type FailTaskBody,
@@ -82,7 +85,9 @@ export function checkOutputSize(ctx: CommandContext, output: string | null | und
 
 /**
  * Applies Baton's deferred completions (`completedTasks`, see docs/ARCHITECTURE.md) to a unit of work: each RUNNING
- * or WAITING task of the run becomes COMPLETED; finished tasks are left as they are (idempotent).
+ * or WAITING task of the run becomes COMPLETED; finished tasks are left as they are (idempotent). `alias` maps a
+ * reported task id to the id the server already had for that task's key (see {@link applyStartedTasks}).
+ * @throws ApiError 422 for a task that is not the run's, 413 for an output over the limit.
  */
 export function applyCompletions(
   ctx: CommandContext,
@@ -90,20 +95,23 @@ export function applyCompletions(
   run: RunRow,
   completions: readonly BatonCompletedTask[] | undefined,
   metadata: EventMetadata,
+  alias: ReadonlyMap<string, string> = new Map(),
 ): void {
   for (const c of completions ?? []) {
-    const task = uow.state.tasks.get(c.id);
+    const id = alias.get(c.id) ?? c.id;
+    const task = uow.state.tasks.get(id);
     if (!task || task.run_id !== run.id) throw new ApiError("validation_failed", `completedTasks: task ${c.id} is not a task of run ${run.id}`);
     if (task.status !== "RUNNING" && task.status !== "WAITING") continue;
     checkOutputSize(ctx, c.output, `output of task ${task.display_key ?? task.id}`);
     const current = uow.state.runs.get(run.id)!;
+    const completedAt = c.completedAt && c.completedAt.getTime() < uow.now.getTime() ? c.completedAt.toISOString() : undefined;
     uow.append(
       run.id,
       current.version,
       [
         {
           type: "task.completed",
-          data: { taskId: c.id, output: c.output ?? null, outputMeta: c.outputMeta ?? undefined, properties: c.properties },
+          data: { taskId: id, output: c.output ?? null, outputMeta: c.outputMeta ?? undefined, properties: c.properties, ...(completedAt ? { completedAt } : {}) },
         },
       ],
       metadata,
@@ -111,53 +119,193 @@ export function applyCompletions(
   }
 }
 
-interface TaskContext {
-  run: RunRow | undefined;
-  existing: TaskRow | undefined;
-  parent: TaskRow | undefined;
-  completing: TaskRow[];
+/** What a new task is made from: a v2 task-creation body or a Baton started-task report. */
+interface NewTask {
+  readonly idempotencyKey: string;
+  readonly parentId?: string | null | undefined;
+  readonly displayKey?: string | undefined;
+  readonly name?: string | undefined;
+  readonly icon?: string | undefined;
+  readonly description?: string | undefined;
+  readonly params?: unknown;
+  readonly properties?: readonly { label: string; text: string; url?: string | undefined }[] | undefined;
+  readonly style?: { style: "normal" | "minimal"; variant?: string | undefined } | undefined;
+  readonly noop?: boolean | undefined;
+  readonly parallel?: boolean | undefined;
+  readonly retry?: unknown;
+  readonly redact?: unknown;
 }
 
-/** The run and tasks a task-API call needs: from the run cache when this process executes the run, else one read. */
-async function loadTaskContext(
-  ctx: CommandContext,
-  env: Environment,
+/**
+ * Appends the creation of one task to the run's stream: `log.written` for an `io.logger` record (a noop named "log"),
+ * else `task.created` with `status`. `startedAt` (ISO) is the endpoint's start of a task it started itself.
+ */
+function appendTaskCreation(
+  uow: UnitOfWork,
   runId: string,
-  idempotencyKey: string | null,
-  parentId: string | null,
-  completingIds: readonly string[],
-): Promise<TaskContext> {
-  const cached = ctx.runCache.get(runId);
-  // a task the cache does not know was created through another process: then read afresh
-  const complete = cached !== undefined && (parentId === null || cached.tasks.has(parentId)) && completingIds.every((id) => cached.tasks.has(id));
-  if (cached && complete && cached.run.environment_id === env.id && cached.run.status === "EXECUTING") {
-    const existingId = idempotencyKey === null ? undefined : cached.byKey.get(idempotencyKey);
-    return {
-      run: cached.run,
-      existing: existingId ? cached.tasks.get(existingId) : undefined,
-      parent: parentId ? cached.tasks.get(parentId) : undefined,
-      completing: completingIds.map((id) => cached.tasks.get(id)).filter((t) => t !== undefined),
-    };
+  taskId: string,
+  task: NewTask,
+  depth: number,
+  status: "RUNNING" | "COMPLETED" | "WAITING",
+  delayUntil: Date | null,
+  metadata: EventMetadata,
+  startedAt?: string,
+): void {
+  const current = uow.state.runs.get(runId)!;
+  const isLog = task.noop === true && task.name === "log" && status === "COMPLETED";
+  uow.append(
+    runId,
+    current.version,
+    [
+      isLog
+        ? {
+            type: "log.written",
+            data: {
+              taskId,
+              idempotencyKey: task.idempotencyKey,
+              parentId: task.parentId ?? null,
+              depth,
+              level: task.properties?.find((p) => p.label === "Level")?.text ?? task.style?.variant?.toUpperCase() ?? "INFO",
+              message: task.description ?? "",
+              data: task.params as never,
+              style: task.style,
+            },
+          }
+        : {
+            type: "task.created",
+            data: {
+              taskId,
+              idempotencyKey: task.idempotencyKey,
+              parentId: task.parentId ?? null,
+              depth,
+              name: task.name ?? "Task",
+              displayKey: task.displayKey ?? null,
+              icon: task.icon ?? null,
+              description: task.description ?? null,
+              params: task.params as never,
+              properties: task.properties as never,
+              style: task.style ?? { style: "normal" },
+              noop: task.noop ?? false,
+              operation: null,
+              parallel: task.parallel ?? false,
+              status,
+              delayUntil: delayUntil ? delayUntil.toISOString() : null,
+              retry: task.retry as never,
+              redact: task.redact as never,
+              ...(startedAt ? { startedAt } : {}),
+            },
+          },
+    ],
+    metadata,
+  );
+}
+
+/** Depth of a new task under `parent` (1 at top level). @throws ApiError 422 beyond {@link MAX_TASK_DEPTH}. */
+function depthUnder(parent: TaskRow | undefined, key: string): number {
+  const depth = parent ? parent.depth + 1 : 1;
+  if (depth > MAX_TASK_DEPTH) {
+    throw new ApiError("validation_failed", `task "${key}" would be nested ${depth} levels deep; the limit is ${MAX_TASK_DEPTH}`, [
+      { path: "parentId", message: `nesting limit ${MAX_TASK_DEPTH}` },
+    ]);
   }
-  const { rows } = await ctx.pool.query<{
-    run: Record<string, unknown> | null;
-    existing: Record<string, unknown> | null;
-    parent: Record<string, unknown> | null;
-    completing: Record<string, unknown>[];
-  }>(
+  return depth;
+}
+
+/**
+ * Applies Baton protocol 2's `startedTasks` (tasks the endpoint started itself) to a unit of work holding the run and
+ * its tasks with those keys and parents: each unknown key becomes a new task (RUNNING, or COMPLETED for a noop) with
+ * the endpoint's id and start time (clamped to now). A key the run already has keeps its task (idempotent, as v2's
+ * create): the reported id then maps to the existing one in the returned alias map, which completions must use.
+ * @throws ApiError 422 for an unknown parent, nesting deeper than 5, or an id already used by another task of the run.
+ */
+export function applyStartedTasks(
+  uow: UnitOfWork,
+  run: RunRow,
+  started: readonly BatonStartedTask[] | undefined,
+  metadata: EventMetadata,
+): Map<string, string> {
+  const alias = new Map<string, string>();
+  if (!started?.length) return alias;
+  const byKey = new Map<string, TaskRow>();
+  for (const t of uow.state.tasks.values()) if (t.run_id === run.id) byKey.set(t.idempotency_key, t);
+  const now = uow.now;
+  for (const s of started) {
+    const existing = byKey.get(s.idempotencyKey);
+    if (existing) {
+      alias.set(s.id, existing.id);
+      continue;
+    }
+    if (uow.state.tasks.has(s.id)) {
+      throw new ApiError("validation_failed", `startedTasks: task id ${s.id} is already used by another task of run ${run.id}`, [{ path: "startedTasks.id", message: "duplicate id" }]);
+    }
+    const parentId = s.parentId ? (alias.get(s.parentId) ?? s.parentId) : null;
+    const parent = parentId ? uow.state.tasks.get(parentId) : undefined;
+    if (parentId && (!parent || parent.run_id !== run.id)) {
+      throw new ApiError("validation_failed", `startedTasks: parentId ${s.parentId} of task "${s.displayKey ?? s.idempotencyKey}" is not a task of run ${run.id}`, [
+        { path: "startedTasks.parentId", message: "unknown task" },
+      ]);
+    }
+    const depth = depthUnder(parent, s.displayKey ?? s.idempotencyKey);
+    const startedAt = s.startedAt.getTime() < now.getTime() ? s.startedAt : now;
+    appendTaskCreation(uow, run.id, s.id, { ...s, parentId }, depth, s.noop ? "COMPLETED" : "RUNNING", null, metadata, startedAt.toISOString());
+    const row = uow.state.tasks.get(s.id);
+    if (row) byKey.set(row.idempotency_key, row);
+  }
+  return alias;
+}
+
+/** A run and those of its tasks a task-API call names (by idempotency key or id). */
+interface TaskContext {
+  run: RunRow | undefined;
+  tasks: TaskRow[];
+}
+
+/**
+ * Task keys and ids a message's Baton reports name: started tasks' keys, and the ids of parents and completed tasks
+ * that are not started in this same message (those are new by design).
+ */
+function reportRefs(reports: TaskReportBody): { keys: string[]; ids: string[] } {
+  const keys: string[] = [];
+  const startedIds = new Set<string>();
+  const ids: string[] = [];
+  for (const s of reports.startedTasks ?? []) {
+    keys.push(s.idempotencyKey);
+    if (s.parentId && !startedIds.has(s.parentId)) ids.push(s.parentId);
+    startedIds.add(s.id);
+  }
+  for (const c of reports.completedTasks ?? []) if (!startedIds.has(c.id)) ids.push(c.id);
+  return { keys, ids };
+}
+
+/**
+ * The run and the tasks with the given idempotency keys or ids: from the run cache when this process executes the run
+ * (a key the cache lacks is new: a task made through another process then conflicts on insert and the retry reads),
+ * else one read.
+ */
+async function loadTaskContext(ctx: CommandContext, env: Environment, runId: string, keys: readonly string[], ids: readonly string[]): Promise<TaskContext> {
+  const cached = ctx.runCache.get(runId);
+  // an id the cache does not know may be a task created through another process: then read afresh
+  if (cached && cached.run.environment_id === env.id && cached.run.status === "EXECUTING" && ids.every((id) => cached.tasks.has(id))) {
+    const tasks = new Map<string, TaskRow>();
+    for (const key of keys) {
+      const id = cached.byKey.get(key);
+      const t = id ? cached.tasks.get(id) : undefined;
+      if (t) tasks.set(t.id, t);
+    }
+    for (const id of ids) tasks.set(id, cached.tasks.get(id)!);
+    return { run: cached.run, tasks: [...tasks.values()] };
+  }
+  const { rows } = await ctx.pool.query<{ run: Record<string, unknown> | null; tasks: Record<string, unknown>[] }>(
     `select
        (select row_to_json(r) from baton.runs r where r.id = $1 and r.environment_id = $2) as run,
-       (select row_to_json(t) from baton.tasks t where t.run_id = $1 and t.idempotency_key = $3) as existing,
-       (select row_to_json(p) from baton.tasks p where p.run_id = $1 and p.id = $4) as parent,
-       (select coalesce(json_agg(c), '[]') from baton.tasks c where c.run_id = $1 and c.id = any($5::text[])) as completing`,
-    [runId, env.id, idempotencyKey, parentId, completingIds],
+       (select coalesce(json_agg(t), '[]') from baton.tasks t
+         where t.run_id = $1 and (t.idempotency_key = any($3::text[]) or t.id = any($4::text[]))) as tasks`,
+    [runId, env.id, keys, ids],
   );
   const row = rows[0]!;
   return {
     run: row.run ? reviveDates<RunRow>(row.run, RUN_DATES) : undefined,
-    existing: row.existing ? reviveDates<TaskRow>(row.existing, TASK_DATES) : undefined,
-    parent: row.parent ? reviveDates<TaskRow>(row.parent, TASK_DATES) : undefined,
-    completing: row.completing.map((t) => reviveDates<TaskRow>(t, TASK_DATES)),
+    tasks: row.tasks.map((t) => reviveDates<TaskRow>(t, TASK_DATES)),
   };
 }
 
@@ -183,10 +331,33 @@ function canceledTask(body: RunTaskBodyInput, idempotencyKey: string): ServerTas
 }
 
 /**
+ * Applies a message's Baton reports (started tasks first, then completions) to a unit of work.
+ * @throws ApiError as {@link applyStartedTasks} and {@link applyCompletions}.
+ */
+export function applyTaskReports(ctx: CommandContext, uow: UnitOfWork, run: RunRow, reports: TaskReportBody, metadata: EventMetadata): void {
+  const alias = applyStartedTasks(uow, run, reports.startedTasks, metadata);
+  applyCompletions(ctx, uow, run, reports.completedTasks, metadata, alias);
+}
+
+/**
+ * A canceled run's reports: tasks the endpoint started before it heard of the cancel did run, so they are recorded
+ * (audit keeps them) and canceled at once; completions are ignored, as for every task of a canceled run.
+ */
+function recordOnCanceledRun(uow: UnitOfWork, run: RunRow, reports: TaskReportBody, metadata: EventMetadata): void {
+  const before = new Set(uow.state.tasks.keys());
+  applyStartedTasks(uow, run, reports.startedTasks, metadata);
+  for (const t of [...uow.state.tasks.values()]) {
+    if (before.has(t.id) || t.status !== "RUNNING") continue;
+    uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "task.canceled", data: { taskId: t.id } }], metadata);
+  }
+}
+
+/**
  * `POST /api/v1/runs/:runId/tasks`: creates a task, idempotent on (run, idempotency key) also under concurrent
- * duplicates (an existing task is returned as it is). Applies Baton's piggybacked `completedTasks` first, in the same
- * transaction: one commit per new task. Initial status as v2: WAITING when `delayUntil` is in the future, COMPLETED
- * for a noop (waits due now, logs), else RUNNING. On a canceled run the task comes back CANCELED and nothing is stored.
+ * duplicates (an existing task is returned as it is). Applies Baton's piggybacked `startedTasks` and `completedTasks`
+ * first, in the same transaction: one commit per request. Initial status as v2: WAITING when `delayUntil` is in the
+ * future, COMPLETED for a noop (waits due now, logs), else RUNNING. On a canceled run the task comes back CANCELED and
+ * nothing is stored.
  * @throws ApiError 404 unknown run (or another environment's), 409 run not executing, 422 deeper than 5 levels or
  *   an unsupported option (callbacks, background operations), 413 output too large.
  */
@@ -200,82 +371,85 @@ export async function createTask(
 ): Promise<ServerTask> {
   if (body.callback?.enabled) throw new ApiError("validation_failed", "callback tasks (io.waitForRequest/waitForEvent) are not supported by Baton yet", [{ path: "callback", message: "not supported" }]);
   if (body.operation) throw new ApiError("validation_failed", `background operation "${body.operation}" is not supported by Baton yet`, [{ path: "operation", message: "not supported" }]);
+  const refs = reportRefs(body);
+  const startedIds = new Set((body.startedTasks ?? []).map((t) => t.id));
+  if (body.parentId && !startedIds.has(body.parentId)) refs.ids.push(body.parentId);
+  refs.keys.push(idempotencyKey);
   return await retryOnConflict(async () => {
-    const completions = body.completedTasks ?? [];
-    const tc = await loadTaskContext(ctx, env, runId, idempotencyKey, body.parentId ?? null, completions.map((c) => c.id));
+    const tc = await loadTaskContext(ctx, env, runId, refs.keys, refs.ids);
     const run = tc.run;
     if (!run) throw notFound(`run ${runId}`);
-    if (run.status === "CANCELED") return canceledTask(body, idempotencyKey);
-    const uow = new UnitOfWork(stateWithRun(run, [...tc.completing, ...(tc.existing ? [tc.existing] : [])]));
-    if (run.status !== "EXECUTING" && !tc.existing) {
+    if (run.status === "CANCELED") {
+      if (body.startedTasks?.length) {
+        const uow = new UnitOfWork(stateWithRun(run, tc.tasks));
+        recordOnCanceledRun(uow, run, body, metadata);
+        if (!uow.isEmpty) await uow.commit(ctx.pool);
+      }
+      return canceledTask(body, idempotencyKey);
+    }
+    const uow = new UnitOfWork(stateWithRun(run, tc.tasks));
+    const existing = tc.tasks.find((t) => t.idempotency_key === idempotencyKey);
+    if (run.status !== "EXECUTING" && (!existing || body.startedTasks?.length)) {
       throw conflict(`run ${runId} is ${run.status}; tasks can only be created while it is EXECUTING`);
     }
-    applyCompletions(ctx, uow, run, completions, metadata);
-    if (tc.existing) {
+    const alias = applyStartedTasks(uow, run, body.startedTasks, metadata);
+    applyCompletions(ctx, uow, run, body.completedTasks, metadata, alias);
+    if (existing) {
       if (!uow.isEmpty) await commitRunWrite(ctx, uow, run.id);
-      return toServerTask(uow.state.tasks.get(tc.existing.id) ?? tc.existing);
+      return toServerTask(uow.state.tasks.get(existing.id) ?? existing);
     }
-    if (body.parentId && !tc.parent) throw new ApiError("validation_failed", `parentId ${body.parentId} is not a task of run ${runId}`, [{ path: "parentId", message: "unknown task" }]);
-    const depth = tc.parent ? tc.parent.depth + 1 : 1;
-    if (depth > MAX_TASK_DEPTH) {
-      throw new ApiError(
-        "validation_failed",
-        `task "${body.displayKey ?? idempotencyKey}" would be nested ${depth} levels deep; the limit is ${MAX_TASK_DEPTH}`,
-        [{ path: "parentId", message: `nesting limit ${MAX_TASK_DEPTH}` }],
-      );
+    const parentId = body.parentId ? (alias.get(body.parentId) ?? body.parentId) : undefined;
+    const parent = parentId ? uow.state.tasks.get(parentId) : undefined;
+    if (parentId && (!parent || parent.run_id !== run.id)) {
+      throw new ApiError("validation_failed", `parentId ${body.parentId} is not a task of run ${runId}`, [{ path: "parentId", message: "unknown task" }]);
     }
+    const depth = depthUnder(parent, body.displayKey ?? idempotencyKey);
     const now = uow.now;
-    const delayed = body.delayUntil && body.delayUntil.getTime() > now.getTime();
+    const delayed = body.delayUntil !== undefined && body.delayUntil.getTime() > now.getTime();
     const status = delayed ? "WAITING" : body.noop ? "COMPLETED" : "RUNNING";
     const taskId = newId("task");
-    const current = uow.state.runs.get(run.id)!;
-    const isLog = body.noop && body.name === "log" && !delayed;
-    uow.append(
-      run.id,
-      current.version,
-      [
-        isLog
-          ? {
-              type: "log.written",
-              data: {
-                taskId,
-                idempotencyKey,
-                parentId: body.parentId ?? null,
-                depth,
-                level: body.properties?.find((p) => p.label === "Level")?.text ?? body.style?.variant?.toUpperCase() ?? "INFO",
-                message: body.description ?? "",
-                data: body.params,
-                style: body.style,
-              },
-            }
-          : {
-              type: "task.created",
-              data: {
-                taskId,
-                idempotencyKey,
-                parentId: body.parentId ?? null,
-                depth,
-                name: body.name ?? "Task",
-                displayKey: body.displayKey ?? null,
-                icon: body.icon ?? null,
-                description: body.description ?? null,
-                params: body.params,
-                properties: body.properties,
-                style: body.style ?? { style: "normal" },
-                noop: body.noop ?? false,
-                operation: null,
-                parallel: body.parallel ?? false,
-                status,
-                delayUntil: body.delayUntil ? body.delayUntil.toISOString() : null,
-                retry: body.retry,
-                redact: body.redact,
-              },
-            },
-      ],
-      metadata,
-    );
+    appendTaskCreation(uow, run.id, taskId, { ...body, parentId: parentId ?? null }, depth, status, body.delayUntil ?? null, metadata);
     await commitRunWrite(ctx, uow, run.id);
     return toServerTask(uow.state.tasks.get(taskId)!);
+  }, undefined, () => ctx.runCache.delete(runId));
+}
+
+/**
+ * `POST /api/v1/runs/:runId/tasks/report` (Baton protocol 2): applies task starts and completions the endpoint flushed
+ * on their own, in one commit. Started tasks need the run EXECUTING; completions are taken while the run is not
+ * canceled (a task body may finish after its execution answered). On a canceled run nothing is stored and the answer
+ * says so, which makes the endpoint stop the execution at its next task; tasks it started meanwhile are recorded as
+ * started and canceled at once.
+ * @throws ApiError 404 unknown run, 409 tasks started while the run is not executing, 422/413 as
+ *   {@link applyTaskReports}.
+ */
+export async function reportTasks(
+  ctx: CommandContext,
+  env: Environment,
+  runId: string,
+  body: TaskReportBody,
+  metadata: EventMetadata,
+): Promise<TaskReportResult> {
+  const refs = reportRefs(body);
+  return await retryOnConflict(async () => {
+    const tc = await loadTaskContext(ctx, env, runId, refs.keys, refs.ids);
+    const run = tc.run;
+    if (!run) throw notFound(`run ${runId}`);
+    if (run.status === "CANCELED") {
+      if (body.startedTasks?.length) {
+        const uow = new UnitOfWork(stateWithRun(run, tc.tasks));
+        recordOnCanceledRun(uow, run, body, metadata);
+        if (!uow.isEmpty) await uow.commit(ctx.pool);
+      }
+      return { runStatus: run.status };
+    }
+    if (run.status !== "EXECUTING" && body.startedTasks?.length) {
+      throw conflict(`run ${runId} is ${run.status}; tasks can only be started while it is EXECUTING`);
+    }
+    const uow = new UnitOfWork(stateWithRun(run, tc.tasks));
+    applyTaskReports(ctx, uow, run, body, metadata);
+    if (!uow.isEmpty) await commitRunWrite(ctx, uow, run.id);
+    return { runStatus: uow.state.runs.get(run.id)!.status };
   }, undefined, () => ctx.runCache.delete(runId));
 }
 
@@ -294,9 +468,9 @@ export function completionOutput(body: CompleteTaskBodyInput & { output?: unknow
 }
 
 async function loadRunAndTask(ctx: CommandContext, env: Environment, runId: string, taskId: string): Promise<{ run: RunRow; task: TaskRow }> {
-  const tc = await loadTaskContext(ctx, env, runId, null, null, [taskId]);
+  const tc = await loadTaskContext(ctx, env, runId, [], [taskId]);
   if (!tc.run) throw notFound(`run ${runId}`);
-  const task = tc.completing[0];
+  const task = tc.tasks[0];
   if (!task) throw notFound(`task ${taskId} of run ${runId}`);
   return { run: tc.run, task };
 }

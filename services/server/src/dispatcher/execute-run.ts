@@ -1,4 +1,5 @@
 import {
+  BATON_PROTOCOL_VERSION,
   RunJobResponse,
   type CachedTask,
   type EventMetadata,
@@ -8,7 +9,7 @@ import {
 import { retryOnConflict, ORGANIZATION, PROJECT, StaleRunCacheError, type CommandContext } from "../commands/context";
 import { reviveDates, toApiEventLog } from "../commands/ingest";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
-import { applyCompletions, checkOutputSize, RUN_DATES, TASK_DATES } from "../commands/tasks";
+import { applyTaskReports, checkOutputSize, RUN_DATES, TASK_DATES } from "../commands/tasks";
 import { callEndpoint, type EndpointReply } from "../endpoint-client";
 import { ApiError } from "../errors";
 import { UnitOfWork } from "../event-store/store";
@@ -130,18 +131,28 @@ function endRun(
   );
 }
 
-function cachedTasks(tasks: readonly TaskRow[]): { tasks: CachedTask[]; noopKeys: string[] } {
+/**
+ * What an `EXECUTE_JOB` body says about the run's tasks: `tasks`, completed non-noop tasks with their outputs (up to
+ * the {@link RUN_LIMITS.cachedTaskBytes} window, in creation order), `noopKeys`, every completed noop's key, and
+ * `uncachedKeys`, the keys of all other tasks (open, failed, canceled, or past the window).
+ */
+function cachedTasks(tasks: readonly TaskRow[]): { tasks: CachedTask[]; noopKeys: string[]; uncachedKeys: string[] } {
   const cached: CachedTask[] = [];
   const noopKeys: string[] = [];
+  const uncachedKeys: string[] = [];
   let bytes = 0;
+  let windowFull = false;
   for (const t of tasks) {
-    if (t.status !== "COMPLETED") continue;
-    if (t.noop) {
+    if (t.status === "COMPLETED" && t.noop) {
       noopKeys.push(t.idempotency_key);
       continue;
     }
     const size = (t.output?.length ?? 0) + 200;
-    if (bytes + size > RUN_LIMITS.cachedTaskBytes) break;
+    if (t.status !== "COMPLETED" || windowFull || bytes + size > RUN_LIMITS.cachedTaskBytes) {
+      if (t.status === "COMPLETED") windowFull = true;
+      uncachedKeys.push(t.idempotency_key);
+      continue;
+    }
     bytes += size;
     cached.push({
       // v2 sends the idempotency key as the cached task's id
@@ -154,7 +165,7 @@ function cachedTasks(tasks: readonly TaskRow[]): { tasks: CachedTask[]; noopKeys
       ...(t.output_meta ? { outputMeta: t.output_meta } : {}),
     });
   }
-  return { tasks: cached, noopKeys };
+  return { tasks: cached, noopKeys, uncachedKeys };
 }
 
 /**
@@ -189,7 +200,8 @@ async function executeClaimed(ctx: CommandContext, runId: string, metadata: Even
   // while the endpoint executes, its task-API calls find the run here instead of reading it
   ctx.runCache.set(state.run, state.tasks);
   const { run, record, endpoint } = state;
-  const { tasks: cache, noopKeys } = cachedTasks(state.tasks);
+  const { tasks: cache, noopKeys, uncachedKeys } = cachedTasks(state.tasks);
+  const protocol = Math.min(endpoint.baton_protocol ?? 0, BATON_PROTOCOL_VERSION);
   const body: RunJobBody = {
     event: toApiEventLog(record),
     job: { id: run.job_slug, version: run.job_version },
@@ -201,12 +213,22 @@ async function executeClaimed(ctx: CommandContext, runId: string, metadata: Even
     yieldedExecutions: run.yielded_executions,
     runChunkExecutionLimit: ctx.config.runChunkExecutionLimitMs,
     autoYieldConfig: { startTaskThreshold: 750, beforeExecuteTaskThreshold: 1500, beforeCompleteTaskThreshold: 750, afterCompleteTaskThreshold: 750 },
-    ...(endpoint.baton_protocol ? { batonProtocol: 1 as const, noopTaskKeys: noopKeys } : {}),
+    ...(protocol >= 1 ? { batonProtocol: protocol, noopTaskKeys: noopKeys } : {}),
+    ...(protocol >= 2 ? { uncachedTaskKeys: uncachedKeys } : {}),
   };
-  const reply = await callEndpoint(endpoint.url, env.apiKey, "EXECUTE_JOB", body, {
-    timeoutMs: ctx.config.runChunkExecutionLimitMs + EXECUTION_GRACE_MS,
-    headers: run.traceparent ? { traceparent: run.traceparent } : {},
-  });
+  // a cancel (in any process) hangs this request up, so the endpoint stops at its next task
+  const abort = new AbortController();
+  ctx.executionAborts.set(runId, abort);
+  let reply: EndpointReply;
+  try {
+    reply = await callEndpoint(endpoint.url, env.apiKey, "EXECUTE_JOB", body, {
+      timeoutMs: ctx.config.runChunkExecutionLimitMs + EXECUTION_GRACE_MS,
+      headers: run.traceparent ? { traceparent: run.traceparent } : {},
+      signal: abort.signal,
+    });
+  } finally {
+    if (ctx.executionAborts.get(runId) === abort) ctx.executionAborts.delete(runId);
+  }
   try {
     await retryOnConflict(
       () => applyReply(ctx, runId, claimedAt, reply, metadata),
@@ -442,14 +464,16 @@ async function applyReply(ctx: CommandContext, runId: string, claimedAt: Date, r
       endRun(uow, run, tasks, { type: "run.failed", error: { message: `endpoint answered with an invalid RunJobResponse: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`, name: "ProtocolError" }, taskId: null }, durationMs, metadata);
     } else {
       const response = parsed.data;
-      const unknown = referencedTaskIds(response).filter((id) => !uow.state.tasks.has(id));
+      const startedIds = new Set((response.startedTasks ?? []).map((t) => t.id));
+      const unknown = referencedTaskIds(response).filter((id) => !uow.state.tasks.has(id) && !startedIds.has(id));
       if (unknown.length && cached) {
         // tasks created through another process's API since this process cached the run: read it afresh
         throw new StaleRunCacheError(runId);
       }
       try {
-        applyCompletions(ctx, uow, run, response.completedTasks, metadata);
-        applyResponse(ctx, uow, run, tasks, response, durationMs, metadata);
+        applyTaskReports(ctx, uow, run, response, metadata);
+        // tasks the endpoint started itself are the run's tasks from here on (a failure closes them too)
+        applyResponse(ctx, uow, run, [...uow.state.tasks.values()].filter((t) => t.run_id === run.id), response, durationMs, metadata);
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         // the endpoint answered something that cannot be applied (e.g. an unknown task): the run fails, loudly

@@ -9,6 +9,7 @@ import {
   ListRunsQuery,
   RegisterEndpointBody,
   RunTaskBodyInput,
+  TaskReportBody,
   SendBulkEventsBody,
   SendEventBody,
   zodIssuesToDetails,
@@ -25,8 +26,8 @@ import { cancelEvent, ingestEvents, toApiEventLog } from "../commands/ingest";
 import { invokeJob } from "../commands/invoke";
 import { loadJob, loadRun, loadTasks } from "../commands/load";
 import { cancelRun, continueRun, rerunRun } from "../commands/runs";
-import { completeTask, completionOutput, createTask, failTask } from "../commands/tasks";
-import { ApiError, notFound, tooLarge } from "../errors";
+import { completeTask, completionOutput, createTask, failTask, reportTasks } from "../commands/tasks";
+import { ApiError, conflict, notFound, tooLarge } from "../errors";
 import { hashApiKey, type Environment } from "../keys";
 import { runStateAt } from "../projections/rebuild";
 import type { EventRecordRow } from "../projections/rows";
@@ -95,6 +96,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.onError((error, c) => {
     if (error instanceof ApiError) return c.json(errorBody(error), error.status as 400);
+    const pgError = error as { code?: string; constraint?: string };
+    if (pgError.code === "23505") {
+      // a unique key the client chose (e.g. a reported task id) collides with a row a retry cannot resolve
+      return c.json(errorBody(conflict(`duplicate key: ${pgError.constraint ?? "unique constraint"} already has this value`)), 409);
+    }
     ctx.log.error({ err: error, path: c.req.path }, "unhandled error");
     return c.json(errorBody(new ApiError("internal", "internal server error")), 500);
   });
@@ -259,6 +265,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
       return c.json({ task });
     }
     return c.json(task);
+  });
+  app.post("/api/v1/runs/:runId/tasks/report", async (c) => {
+    const body = validate(TaskReportBody, await readJson(c, ctx.config.maxBodyBytes), "task report");
+    return c.json(await reportTasks(ctx, c.get("env"), c.req.param("runId"), body, c.get("metadata")));
   });
   app.post("/api/v1/runs/:runId/tasks/:taskId/complete", async (c) => {
     const raw = await readJson(c, ctx.config.maxBodyBytes);

@@ -225,6 +225,8 @@ export function reduceTask(row: TaskRow | undefined, e: ProjectedEvent, runTaskC
   if (e.type === "task.created") {
     const d = e.data;
     const delayUntil = date(d.delayUntil);
+    // a task the endpoint started itself (Baton protocol 2) carries its real start
+    const at = date(d.startedAt) ?? e.occurredAt;
     return {
       id: d.taskId,
       run_id: e.streamId,
@@ -300,7 +302,10 @@ export function reduceTask(row: TaskRow | undefined, e: ProjectedEvent, runTaskC
   if (!row) return row;
   const next: TaskRow = { ...row, updated_at: at };
   switch (e.type) {
-    case "task.completed":
+    case "task.completed": {
+      // a deferred completion carries when the body really returned (never before the task started)
+      const reported = date(e.data.completedAt);
+      const completedAt = reported && (!row.started_at || reported >= row.started_at) ? reported : at;
       return {
         ...next,
         status: "COMPLETED",
@@ -308,9 +313,10 @@ export function reduceTask(row: TaskRow | undefined, e: ProjectedEvent, runTaskC
         output_meta: e.data.outputMeta ?? null,
         output_properties: e.data.properties ?? row.output_properties,
         error: null,
-        completed_at: at,
-        attempt_log: finishLastAttempt(row.attempt_log, "COMPLETED", at, null),
+        completed_at: completedAt,
+        attempt_log: finishLastAttempt(row.attempt_log, "COMPLETED", completedAt, null),
       };
+    }
     case "task.failed":
       return {
         ...next,

@@ -1,0 +1,78 @@
+/**
+ * Cancel is final (SPEC §7): when a run is canceled while an endpoint executes it, the server hangs up that
+ * execution's `EXECUTE_JOB` request, and the SDK stops at its next task. The process executing the run may not be
+ * the one that canceled it, so a cancel also sends a Postgres notification, which every server process listens for.
+ */
+import type pg from "pg";
+import type { CommandContext } from "../commands/context";
+
+/** Notification channel of run cancels; the payload is the run id. */
+export const RUN_CANCELED_CHANNEL = "baton_run_canceled";
+
+/** Hangs up this process's in-flight execution of `runId`, if any. */
+export function abortExecution(ctx: CommandContext, runId: string): void {
+  ctx.executionAborts.get(runId)?.abort();
+}
+
+/**
+ * Tells every server process that `runId` was canceled (after the cancel committed): each hangs up its execution.
+ * Best effort: an execution that misses it stops when its next task report gets the CANCELED answer.
+ */
+export async function announceCancel(ctx: CommandContext, runId: string): Promise<void> {
+  abortExecution(ctx, runId);
+  try {
+    await ctx.pool.query("select pg_notify($1, $2)", [RUN_CANCELED_CHANNEL, runId]);
+  } catch (error) {
+    ctx.log.warn({ err: error, runId }, "cancel notification failed; the execution stops at its next task report");
+  }
+}
+
+/**
+ * Listens on {@link RUN_CANCELED_CHANNEL} with one connection taken from the pool for the process's lifetime, and
+ * hangs up the executions of canceled runs. Reconnects after 1 s when the connection breaks.
+ * @returns stop(): unlisten and give the connection back.
+ */
+export async function listenForCancels(ctx: CommandContext): Promise<{ stop(): Promise<void> }> {
+  let stopped = false;
+  let client: pg.PoolClient | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const onNotification = (message: pg.Notification): void => {
+    if (message.channel === RUN_CANCELED_CHANNEL && message.payload) abortExecution(ctx, message.payload);
+  };
+  const connect = async (): Promise<void> => {
+    const c = await ctx.pool.connect();
+    c.on("notification", onNotification);
+    c.once("error", (error) => {
+      ctx.log.warn({ err: error }, "cancel listener connection lost; reconnecting");
+      c.release(error);
+      if (client === c) client = undefined;
+      scheduleReconnect();
+    });
+    await c.query(`listen ${RUN_CANCELED_CHANNEL}`);
+    client = c;
+  };
+  const scheduleReconnect = (): void => {
+    if (stopped || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      connect().catch((error: unknown) => {
+        ctx.log.warn({ err: error }, "cancel listener could not reconnect");
+        scheduleReconnect();
+      });
+    }, 1000);
+    retry.unref();
+  };
+  await connect();
+  return {
+    async stop() {
+      stopped = true;
+      if (retry) clearTimeout(retry);
+      const c = client;
+      client = undefined;
+      if (!c) return;
+      c.off("notification", onNotification);
+      await c.query(`unlisten ${RUN_CANCELED_CHANNEL}`).catch(() => undefined);
+      c.release();
+    },
+  };
+}
