@@ -25,6 +25,12 @@ export interface CommandContext {
   readonly endpointCache: EndpointCache;
   /** Called after a commit that enqueued jobs due at `runAt` (in the future): arms a precise local timer. */
   readonly onJobScheduled?: (runAt: Date) => void;
+  /**
+   * Reserves one of this process's execution slots for a run that is created and claimed in the same commit, when one
+   * is free right now (set when the process runs the dispatcher). Returns the release function (call it once the run
+   * is handed to {@link dispatchNow}; an unused reservation expires by itself), or undefined when all slots are taken.
+   */
+  readonly reserveDispatch?: () => (() => void) | undefined;
   /** Executes a run in this process now (set when the process runs the dispatcher). */
   readonly dispatchNow?: (runId: string) => void;
   /** Executes a run in this process at `at` (a local timer; the outbox job stays the durable fallback). */

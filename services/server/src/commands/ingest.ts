@@ -104,7 +104,11 @@ export function receiveEvent(uow: UnitOfWork, event: ReceivedEvent, metadata: Ev
   return uow.state.event_records.get(recordId)!;
 }
 
-/** Appends `run.created` + `run.queued` for a new run of `job` and enqueues its first execution. */
+/**
+ * Appends `run.created` + `run.queued` for a new run of `job`, and either its claim (`run.started`, when this process
+ * has a free execution slot and the job no concurrency limit: executed right after the commit) or its first execution
+ * in the outbox.
+ */
 export function createRun(
   ctx: CommandContext,
   uow: UnitOfWork,
@@ -139,6 +143,23 @@ export function createRun(
     ],
     { ...metadata, causationId: record.id },
   );
+  // A slot of this process is free now and the job has no concurrency limit: the run is claimed in this very commit
+  // (`run.started`) and executed right after it, without an outbox job or a claim of its own. Should the process die
+  // in between, the run is a dead worker's EXECUTING run, which recovery resumes (as any claimed run).
+  const release = limit === null ? ctx.reserveDispatch?.() : undefined;
+  if (release && ctx.dispatchNow) {
+    const dispatch = ctx.dispatchNow;
+    uow.append(runId, uow.state.runs.get(runId)!.version, [{ type: "run.started", data: { workerId: ctx.workerId, executionId: newId("exec"), isRetry: false } }], {
+      actor: { type: "worker", id: ctx.workerId },
+      ...(metadata.traceparent ? { traceparent: metadata.traceparent } : {}),
+    });
+    uow.afterCommit(() => {
+      ctx.runCache.set(uow.state.runs.get(runId)!, [], uow.state.event_records.get(record.id) ?? record);
+      release();
+      dispatch(runId);
+    });
+    return runId;
+  }
   // this process executes it next (in-process dispatch): its claim needs no read
   if (ctx.dispatchNow) uow.afterCommit(() => ctx.runCache.set(uow.state.runs.get(runId)!, [], uow.state.event_records.get(record.id) ?? record));
   scheduleExecution(ctx, uow, runId, null);

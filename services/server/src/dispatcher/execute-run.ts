@@ -193,8 +193,28 @@ export async function executeRun(ctx: CommandContext, runId: string): Promise<vo
   }
 }
 
+/**
+ * A run this process created and claimed in the same commit (see createRun), found in the run cache with its event
+ * record: executed without a claim of its own. Undefined for any other run.
+ */
+async function preclaimed(ctx: CommandContext, runId: string): Promise<{ state: ExecutionState; env: Environment; claimedAt: Date } | undefined> {
+  const cached = ctx.runCache.get(runId);
+  const run = cached?.run;
+  if (!cached?.record || !run || run.status !== "EXECUTING" || run.executing_worker_id !== ctx.workerId || !run.execution_started_at) return undefined;
+  const env = ctx.environments.get(run.environment_id);
+  if (!env) return undefined;
+  let endpoint = ctx.endpointCache.get(run.endpoint_id);
+  if (!endpoint) {
+    const { rows } = await ctx.pool.query<EndpointRow>("select * from baton.endpoints where id = $1", [run.endpoint_id]);
+    endpoint = rows[0];
+    if (!endpoint) return undefined;
+    ctx.endpointCache.set(endpoint);
+  }
+  return { state: { run, tasks: [...cached.tasks.values()], record: cached.record, endpoint, workerAlive: true }, env, claimedAt: run.execution_started_at };
+}
+
 async function executeClaimed(ctx: CommandContext, runId: string, metadata: EventMetadata): Promise<void> {
-  const claim = await retryOnConflict(() => claimRun(ctx, runId, metadata), undefined, () => ctx.runCache.delete(runId));
+  const claim = (await preclaimed(ctx, runId)) ?? (await retryOnConflict(() => claimRun(ctx, runId, metadata), undefined, () => ctx.runCache.delete(runId)));
   if (!claim) return;
   const { state, env, claimedAt } = claim;
   // while the endpoint executes, its task-API calls find the run here instead of reading it

@@ -18,6 +18,9 @@ const TIMER_HORIZON_MS = 120_000;
 /** How often the scan arms timers for executions due within the horizon that this process has no timer for (ms). */
 const TIMER_SCAN_MS = 30_000;
 
+/** How long a reserved execution slot (`reserveDispatch`) is held for a commit that may never come (ms). */
+const RESERVATION_TTL_MS = 5_000;
+
 /** The dispatcher of one server process: graphile-worker tasks, liveness heartbeat, recovery, precise timers. */
 export interface Dispatcher {
   /** The command context of this process with in-process dispatch wired in (use it for the HTTP app too). */
@@ -118,6 +121,23 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     backlog.push(runId);
     pump();
   };
+  // slots promised to runs being created and claimed in one commit (createRun): free capacity counts them as taken
+  let reserved = 0;
+  const reserveDispatch = (): (() => void) | undefined => {
+    if (stopped || running + backlog.length + reserved >= ctx.config.workerConcurrency) return undefined;
+    reserved++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      reserved--;
+      clearTimeout(expiry);
+    };
+    // a unit of work that is never committed gives its slot back by itself
+    const expiry = setTimeout(release, RESERVATION_TTL_MS);
+    expiry.unref();
+    return release;
+  };
   // runs whose time came: their waits end at once, in one batch per tick, then they queue for execution
   const due = new Set<string>();
   let resuming = false;
@@ -165,7 +185,7 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     timers.add(timer);
   };
   // every command this process runs from now on dispatches in-process and arms local timers
-  const ctx: CommandContext = { ...base, dispatchNow, dispatchAt, onJobScheduled: wakeAt };
+  const ctx: CommandContext = { ...base, dispatchNow, dispatchAt, reserveDispatch, onJobScheduled: wakeAt };
 
   const taskList: TaskList = {
     [TASKS.executeRun]: async (payload) => {

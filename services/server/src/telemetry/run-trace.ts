@@ -187,12 +187,14 @@ export function buildRunTrace(events: readonly RunStreamEvent[]): RunTrace | und
           break;
         }
         const key = `task:${t.taskId}`;
+        // a task the endpoint started itself (Baton protocol 2) carries its real start
+        const startedAt = t.startedAt ? new Date(t.startedAt) : at;
         spans.set(key, {
           key,
           spanId: spanIdOf(key),
           parentKey: taskKeyOf(t.parentId) ?? runKey,
           name: t.displayKey ? `${t.name} ${t.displayKey}` : t.name,
-          start: at,
+          start: startedAt,
           end: last.occurredAt,
           attributes: {
             "baton.run.id": d.runId,
@@ -211,10 +213,10 @@ export function buildRunTrace(events: readonly RunStreamEvent[]): RunTrace | und
           events: [],
           status: { code: "unset" },
         });
-        attempts.set(t.taskId, { number: 1, start: at });
+        attempts.set(t.taskId, { number: 1, start: startedAt });
         if (t.status === "COMPLETED" || t.status === "CANCELED") {
-          finishAttempt(t.taskId, at, t.status);
-          spans.get(key)!.end = at;
+          finishAttempt(t.taskId, startedAt, t.status);
+          spans.get(key)!.end = startedAt;
         }
         break;
       }
@@ -222,10 +224,13 @@ export function buildRunTrace(events: readonly RunStreamEvent[]): RunTrace | und
         log(e.data.parentId, at, e.data.level, e.data.message, e.data.data);
         break;
       case "task.completed": {
-        finishAttempt(e.data.taskId, at, "COMPLETED");
+        // a deferred completion carries when the body returned (never before the span's start)
+        const reported = e.data.completedAt ? new Date(e.data.completedAt) : undefined;
         const span = taskSpan(e.data.taskId);
+        const end = reported && (!span || reported >= span.start) ? reported : at;
+        finishAttempt(e.data.taskId, end, "COMPLETED");
         if (span) {
-          span.end = at;
+          span.end = end;
           span.status = { code: "ok" };
         }
         break;
