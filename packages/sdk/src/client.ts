@@ -92,6 +92,52 @@ export interface ListeningEndpoint {
   close(): Promise<void>;
 }
 
+/**
+ * One request from the server as the endpoint's router reads it: the transport-neutral part of a fetch `Request` or
+ * a node `IncomingMessage`, so that the node adapters answer without building fetch objects.
+ * @internal for the adapters ({@link TriggerClient.handleEndpointRequest})
+ */
+export interface EndpointRequest {
+  /** HTTP method, e.g. `"POST"` (standard methods in upper case, as a fetch `Request` normalizes them). */
+  readonly method: string;
+  /** The value of header `name` (given in lower case), several values joined with `", "`; null when absent. */
+  header(name: string): string | null;
+  /**
+   * The body decoded as UTF-8 with a leading byte order mark removed (as fetch's `Request.text()`), `""` when there
+   * is none. Called at most once; a rejection (an unreadable body) is answered like a throw of the router.
+   */
+  text(): Promise<string>;
+  /**
+   * Aborted when the server hangs up before the answer is written (see `hangUpSignal`). Read only by EXECUTE_JOB,
+   * after the body, so an adapter may create it on first read (a getter).
+   */
+  readonly signal?: AbortSignalLike | undefined;
+}
+
+/**
+ * The part of an `AbortSignal` an execution reads to learn that the server hung up (any `AbortSignal` fits): the node
+ * adapters implement it over the response's `close` event, which costs less than an `AbortController`.
+ */
+export interface AbortSignalLike {
+  /** True once aborted. */
+  readonly aborted: boolean;
+  /** Calls `listener` once, when it gets aborted (not when it already is: read `aborted` first). */
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+}
+
+/** The answer to an {@link EndpointRequest}, ready to write. @internal for the adapters */
+export interface EndpointAnswer {
+  /** HTTP status code. */
+  readonly status: number;
+  /**
+   * Response headers, names in lower case and sorted: content-type, trigger-sdk-version, trigger-version,
+   * x-baton-protocol and x-trigger-request-timing (`dur=<seconds>`). No content-length: the writer adds it if it wants.
+   */
+  readonly headers: Record<string, string>;
+  /** The JSON body text (UTF-8 on the wire). */
+  readonly body: string;
+}
+
 /** Client of one endpoint: job registry, request handler and server API. */
 export class TriggerClient {
   readonly id: string;
@@ -215,6 +261,18 @@ export class TriggerClient {
    * `trigger-version: 2023-09-29`.
    */
   async handleRequest(request: Request): Promise<Response> {
+    const answer = await this.handleEndpointRequest(fromFetchRequest(request));
+    return new Response(answer.body, { status: answer.status, headers: answer.headers });
+  }
+
+  /**
+   * {@link handleRequest} without fetch objects: answers `request` (same checks, bodies and headers) with its status,
+   * headers and JSON text. Errors of the router (a rejected `request.text()` included) become a 500 answer, an
+   * unreadable EXECUTE_JOB body a 400; it rejects only when `JSON.stringify` cannot write the answer (no answer of
+   * the router does that), as `handleRequest` does.
+   * @internal used by the node and express adapters, which read an `IncomingMessage` directly
+   */
+  async handleEndpointRequest(request: EndpointRequest): Promise<EndpointAnswer> {
     const started = performance.now();
     let result: { status: number; body: unknown };
     try {
@@ -223,16 +281,19 @@ export class TriggerClient {
       this.#debug("handleRequest failed", error);
       result = errorResult(500, "internal", error instanceof Error ? error.message : String(error));
     }
-    return new Response(JSON.stringify(result.body ?? null), {
+    const body = JSON.stringify(result.body ?? null);
+    return {
       status: result.status,
+      // in the order fetch's Headers lists them (sorted), so the node adapters write them as handleRequest's did
       headers: {
         "content-type": "application/json",
-        "x-baton-protocol": String(BATON_PROTOCOL_VERSION),
-        "trigger-version": TRIGGER_API_VERSION,
         "trigger-sdk-version": SDK_VERSION,
+        "trigger-version": TRIGGER_API_VERSION,
+        "x-baton-protocol": String(BATON_PROTOCOL_VERSION),
         "x-trigger-request-timing": `dur=${((performance.now() - started) / 1000).toFixed(3)}`,
       },
-    });
+      body,
+    };
   }
 
   /**
@@ -244,20 +305,20 @@ export class TriggerClient {
     return listenNode(this, options);
   }
 
-  async #route(request: Request): Promise<{ status: number; body: unknown }> {
-    const given = request.headers.get("x-trigger-api-key");
+  async #route(request: EndpointRequest): Promise<{ status: number; body: unknown }> {
+    const given = request.header("x-trigger-api-key");
     if (!given) return errorResult(401, "unauthorized", "Unauthorized: missing x-trigger-api-key header");
     if (!this.#apiKey) return errorResult(401, "unauthorized", "Unauthorized: client missing apiKey");
     if (!sameSecret(given, this.#apiKey)) {
       return errorResult(401, "unauthorized", "Forbidden: client apiKey mismatch: the x-trigger-api-key header is not this client's API key");
     }
     if (request.method !== "POST") return errorResult(405, "method_not_allowed", `Method ${request.method} not allowed: use POST`);
-    const action = request.headers.get("x-trigger-action");
+    const action = request.header("x-trigger-action");
     if (!action) return errorResult(400, "bad_request", "Missing x-trigger-action header");
 
     switch (action) {
       case "PING": {
-        const endpointId = request.headers.get("x-trigger-endpoint-id");
+        const endpointId = request.header("x-trigger-endpoint-id");
         if (!endpointId) return { status: 200, body: { ok: false, error: "Missing endpoint ID (x-trigger-endpoint-id header)" } };
         if (endpointId !== this.id) {
           return { status: 200, body: { ok: false, error: `Endpoint ID mismatch error. Expected ${this.id}, got ${endpointId}` } };
@@ -296,10 +357,10 @@ export class TriggerClient {
     };
   }
 
-  async #executeJobRequest(request: Request): Promise<{ status: number; body: unknown }> {
+  async #executeJobRequest(request: EndpointRequest): Promise<{ status: number; body: unknown }> {
     let json: unknown;
     try {
-      json = await request.json();
+      json = JSON.parse(await request.text()) as unknown;
     } catch {
       return errorResult(400, "bad_request", "EXECUTE_JOB body is not valid JSON");
     }
@@ -315,10 +376,11 @@ export class TriggerClient {
 
   /**
    * Runs one execution of `job` for `body` and returns the `RunJobResponse` (never throws for user errors).
-   * `signal` is the request's: once aborted (the server hung up), the execution stops at its next task with CANCELED.
+   * `signal` is the request's (an `AbortSignal`, or the node adapters' lighter {@link AbortSignalLike}): once aborted
+   * (the server hung up), the execution stops at its next task with CANCELED.
    * @internal exposed for adapters and tests
    */
-  async executeJob(body: RunJobBody, job: Job<any, any, any>, signal?: AbortSignal): Promise<RunJobResponse> {
+  async executeJob(body: RunJobBody, job: Job<any, any, any>, signal?: AbortSignalLike): Promise<RunJobResponse> {
     const execution = new Execution({
       body,
       api: this.#api,
@@ -443,7 +505,19 @@ function sameSecret(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-async function readJson(request: Request): Promise<unknown> {
+/** The {@link EndpointRequest} view of a fetch Request (the body is read, and the signal got, only when asked for). */
+function fromFetchRequest(request: Request): EndpointRequest {
+  return {
+    method: request.method,
+    header: (name) => request.headers.get(name),
+    text: () => request.text(),
+    get signal() {
+      return request.signal;
+    },
+  };
+}
+
+async function readJson(request: EndpointRequest): Promise<unknown> {
   const text = await request.text();
   if (!text) return undefined;
   try {

@@ -247,3 +247,188 @@ describe("adapters", () => {
     expect(await res.json()).toEqual({ ok: true, endpointId: "my-app" });
   });
 });
+
+describe("node adapters answer as handleRequest, without fetch objects", () => {
+  const EXACT_ERRORS: Array<[string, Record<string, string>, string, number, string]> = [
+    ["no key", { "x-trigger-action": "PING" }, "", 401, '{"message":"Unauthorized: missing x-trigger-api-key header","error":{"code":"unauthorized","message":"Unauthorized: missing x-trigger-api-key header"}}'],
+    ["no action", { "x-trigger-api-key": API_KEY }, "", 400, '{"message":"Missing x-trigger-action header","error":{"code":"bad_request","message":"Missing x-trigger-action header"}}'],
+    [
+      "invalid JSON",
+      { "x-trigger-api-key": API_KEY, "x-trigger-action": "EXECUTE_JOB" },
+      "{nope",
+      400,
+      '{"message":"EXECUTE_JOB body is not valid JSON","error":{"code":"bad_request","message":"EXECUTE_JOB body is not valid JSON"}}',
+    ],
+    [
+      "invalid body",
+      { "x-trigger-api-key": API_KEY, "x-trigger-action": "EXECUTE_JOB" },
+      '{"job":1}',
+      400,
+      "",
+    ],
+  ];
+  const CASES: Array<[string, Record<string, string>, string]> = [
+    ...EXACT_ERRORS.map(([name, headers, body]) => [name, headers, body] as [string, Record<string, string>, string]),
+    ["PING", { "x-trigger-api-key": API_KEY, "x-trigger-action": "PING", "x-trigger-endpoint-id": "my-app" }, ""],
+    ["INDEX_ENDPOINT", { "x-trigger-api-key": API_KEY, "x-trigger-action": "INDEX_ENDPOINT" }, ""],
+    ["unknown job", { "x-trigger-api-key": API_KEY, "x-trigger-action": "EXECUTE_JOB" }, JSON.stringify(runJobBody("run_1", "nope", {}))],
+    // a UTF-8 byte order mark is dropped (as Request.text() drops it), non-ASCII survives
+    ["EXECUTE_JOB", { "x-trigger-api-key": API_KEY, "x-trigger-action": "EXECUTE_JOB" }, `\uFEFF${JSON.stringify(runJobBody("run_1", "new-user", { userId: "é✓😀" }))}`],
+  ];
+
+  async function viaServer(handler: (req: any, res: any) => unknown, headers: Record<string, string>, body: string) {
+    const { createServer } = await import("node:http");
+    const server = createServer((req, res) => void handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const res = await fetch(`http://127.0.0.1:${port}/api/trigger`, { method: "POST", headers, body });
+      return { status: res.status, headers: [...res.headers].filter(([name]) => !["date", "connection", "keep-alive", "content-length", "x-trigger-request-timing"].includes(name)), body: await res.text() };
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  it("the same status, headers and body bytes as handleRequest, over node:http and express", async () => {
+    const client = makeClient();
+    const express = createExpressHandler(client);
+    for (const [name, headers, body] of CASES) {
+      const fetched = await client.handleRequest(new Request("http://endpoint.test/api/trigger", { method: "POST", headers, body }));
+      const expected = {
+        status: fetched.status,
+        headers: [...fetched.headers].filter(([header]) => header !== "x-trigger-request-timing"),
+        body: await fetched.text(),
+      };
+      expect(fetched.headers.get("x-trigger-request-timing"), name).toMatch(/^dur=\d+\.\d{3}$/);
+      expect(await viaServer(createNodeHandler(client), headers, body), `node: ${name}`).toEqual(expected);
+      expect(await viaServer((req, res) => express(req, res), headers, body), `express, stream: ${name}`).toEqual(expected);
+      // express.raw() leaves a Buffer in req.body
+      const raw = async (req: any, res: any) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of req) chunks.push(chunk as Buffer);
+        return express(Object.assign(req, { body: Buffer.concat(chunks) }), res);
+      };
+      expect(await viaServer(raw, headers, body), `express, raw body: ${name}`).toEqual(expected);
+    }
+    for (const [name, headers, body, status, text] of EXACT_ERRORS) {
+      const answer = await viaServer(createNodeHandler(client), headers, body);
+      expect(answer.status, name).toBe(status);
+      if (text) expect(answer.body, name).toBe(text);
+      else expect(JSON.parse(answer.body).error.code, name).toBe("validation_failed");
+    }
+  });
+
+  it("a body over 64 MiB gets the 400 JSON error, and the server keeps serving", async () => {
+    const endpoint = await makeClient().listen({ port: 0 });
+    try {
+      const { request } = await import("node:http");
+      const answer = await new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
+        const req = request(endpoint.url, { method: "POST", headers: { "x-trigger-api-key": API_KEY, "x-trigger-action": "EXECUTE_JOB" } }, (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (body += chunk));
+          res.on("end", () => resolve({ status: res.statusCode, body }));
+        });
+        req.on("error", reject);
+        req.end(Buffer.alloc(64 * 1024 * 1024 + 1, 0x20));
+      });
+      expect(answer).toEqual({
+        status: 400,
+        body: '{"message":"Request body over 67108864 bytes","error":{"code":"bad_request","message":"Request body over 67108864 bytes"}}',
+      });
+      const after = await fetch(endpoint.url, { method: "POST", headers: { "x-trigger-api-key": API_KEY, "x-trigger-action": "VALIDATE" } });
+      expect(after.status).toBe(200);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it("client.listen routes /api/trigger with a query, and 404s other paths", async () => {
+    const endpoint = await makeClient().listen({ port: 0 });
+    try {
+      const headers = { "x-trigger-api-key": API_KEY, "x-trigger-action": "VALIDATE" };
+      expect((await fetch(`${endpoint.url}?x=1`, { method: "POST", headers })).status).toBe(200);
+      expect((await fetch(`${endpoint.url}x`, { method: "POST", headers })).status).toBe(404);
+      expect((await fetch(`${endpoint.url}/`, { method: "POST", headers })).status).toBe(404);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it("a server hang-up during EXECUTE_JOB stops the execution at its next task", async () => {
+    const client = new TriggerClient({ id: "my-app", apiKey: API_KEY, apiUrl: await closedUrl() });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const outcome = new Promise<string>((resolve) => {
+      client.defineJob({
+        id: "slow",
+        name: "Slow",
+        version: "1.0.0",
+        trigger: eventTrigger({ name: "slow" }),
+        run: async (_payload, io) => {
+          started();
+          await gate;
+          try {
+            await io.runTask("after", async () => 1);
+            resolve("ran");
+          } catch (error) {
+            resolve((error as Error).name);
+            throw error;
+          }
+        },
+      });
+    });
+    const { createServer, request } = await import("node:http");
+    const server = createServer(createNodeHandler(client));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const req = request({ port, host: "127.0.0.1", method: "POST", headers: { "x-trigger-api-key": API_KEY, "x-trigger-action": "EXECUTE_JOB" } });
+      req.on("error", () => {});
+      req.end(JSON.stringify(runJobBody("run_1", "slow", {})));
+      await running;
+      req.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      release();
+      expect(await outcome).toBe("CanceledWithTaskError");
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("the node request view: headers joined, body text, a hang-up signal made on first read from the response", async () => {
+    const { EventEmitter } = await import("node:events");
+    const { nodeEndpointRequest } = await import("../src/adapters/node");
+    const response = (closed: boolean, writableFinished: boolean) => Object.assign(new EventEmitter(), { closed, writableFinished });
+    const req = { headers: { "x-a": ["1", "2"], "x-b": "3" }, [Symbol.asyncIterator]: async function* () {} };
+    const res = response(false, false);
+    const open = nodeEndpointRequest(req, "POST", "{}", res);
+    expect(open.header("x-a")).toBe("1, 2");
+    expect(open.header("x-b")).toBe("3");
+    expect(open.header("x-c")).toBeNull();
+    expect(await open.text()).toBe("{}");
+    const signal = open.signal!;
+    expect(open.signal).toBe(signal);
+    expect(signal.aborted).toBe(false);
+    expect(res.listenerCount("close")).toBe(0);
+    let aborts = 0;
+    signal.addEventListener("abort", () => aborts++, { once: true });
+    expect(res.listenerCount("close")).toBe(1);
+    res.closed = true;
+    res.emit("close");
+    expect(aborts).toBe(1);
+    expect(signal.aborted).toBe(true);
+    // a response that finished does not abort; one that closed unfinished before the first read is aborted already
+    const finished = response(false, false);
+    const watched = nodeEndpointRequest(req, "POST", "", finished).signal!;
+    watched.addEventListener("abort", () => aborts++);
+    Object.assign(finished, { closed: true, writableFinished: true }).emit("close");
+    expect(aborts).toBe(1);
+    expect(watched.aborted).toBe(false);
+    expect(nodeEndpointRequest(req, "POST", "", response(true, false)).signal?.aborted).toBe(true);
+    expect(nodeEndpointRequest(req, "POST", "", undefined).signal).toBeUndefined();
+  });
+});

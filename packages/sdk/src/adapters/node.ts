@@ -1,11 +1,13 @@
 /**
- * node:http adapter: turns an `IncomingMessage` into a fetch `Request` for `client.handleRequest` and writes the
- * `Response` back.
+ * node:http adapter: answers an `IncomingMessage` with `client.handleEndpointRequest` (the router of
+ * `client.handleRequest` without fetch `Request`/`Response` objects, which cost undici and web-stream work on every
+ * request) and writes the answer to the `ServerResponse`. `toFetchRequest`/`writeFetchResponse` remain for users who
+ * bridge node and fetch themselves.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { BATON_PROTOCOL_VERSION } from "@baton/core";
-import type { ListenOptions, ListeningEndpoint, TriggerClient } from "../client";
+import type { AbortSignalLike, EndpointAnswer, EndpointRequest, ListenOptions, ListeningEndpoint, TriggerClient } from "../client";
 
 /** Largest request body accepted, bytes (EXECUTE_JOB bodies carry cached outputs: v2 ships up to 3.5 MB). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -48,11 +50,19 @@ export async function toFetchRequest(req: NodeRequestLike, bodyOverride?: string
   return new Request(url, init);
 }
 
+/** What {@link hangUpSignal} watches on a response: node's `ServerResponse` (and express's `res`) fit. */
+export interface HangUpWatchable {
+  once(event: "close", listener: () => void): unknown;
+  readonly writableFinished: boolean;
+  /** True once the response closed (node 18+): without it, a close before the signal's first read goes unseen. */
+  readonly closed?: boolean;
+}
+
 /**
  * A signal aborted when the client hangs up before the response is written (the response closes unfinished): the
  * Baton server does that when it cancels a run it is executing, so the execution stops at its next task.
  */
-export function hangUpSignal(res: { once(event: "close", listener: () => void): unknown; readonly writableFinished: boolean }): AbortSignal {
+export function hangUpSignal(res: HangUpWatchable): AbortSignal {
   const controller = new AbortController();
   res.once("close", () => {
     if (!res.writableFinished) controller.abort();
@@ -77,17 +87,157 @@ export async function writeFetchResponse(res: NodeResponseLike, response: Respon
 }
 
 /**
- * A node:http request listener that serves `client` (mount it on the route of your choice).
+ * A node:http request listener that serves `client` (mount it on the route of your choice). It answers exactly as
+ * `client.handleRequest` would (status, headers, JSON body), plus a 400 JSON error when the body cannot be read or is
+ * over 64 MiB; when the server hangs up before the answer is written, an EXECUTE_JOB stops at its next task.
  * @example http.createServer(createNodeHandler(client)).listen(4000)
  */
 export function createNodeHandler(client: TriggerClient): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     try {
-      await writeFetchResponse(res, await client.handleRequest(await toFetchRequest(req, undefined, hangUpSignal(res))));
+      const method = normalizeMethod(req.method);
+      const text = method === "GET" || method === "HEAD" ? "" : decodeBody(await readIncomingBody(req));
+      writeAnswer(res, await client.handleEndpointRequest(nodeEndpointRequest(req, method, text, res)));
     } catch (error) {
       writeJsonError(res, 400, error instanceof Error ? error.message : String(error));
     }
   };
+}
+
+/**
+ * The {@link EndpointRequest} of a node request whose body was read (`text`); `res`, when it can tell, gives the
+ * hang-up signal ({@link hangUpWatch}), created on first read (only EXECUTE_JOB reads it).
+ * @internal shared with the express adapter
+ */
+export function nodeEndpointRequest(req: NodeRequestLike, method: string, text: string, res: HangUpWatchable | undefined): EndpointRequest {
+  const headers = req.headers;
+  let signal: AbortSignalLike | undefined;
+  return {
+    method,
+    header(name) {
+      const value = headers[name];
+      if (value === undefined) return null;
+      return typeof value === "string" ? value : value.join(", ");
+    },
+    text: () => Promise.resolve(text),
+    get signal() {
+      if (signal === undefined && res !== undefined) signal = hangUpWatch(res);
+      return signal;
+    },
+  };
+}
+
+/**
+ * {@link hangUpSignal} without an `AbortController` (whose signal costs more to create than the rest of a small
+ * request): aborted once `res` closed before it finished. A listener is called when that happens after it was added.
+ * @internal shared with the express adapter
+ */
+export function hangUpWatch(res: HangUpWatchable): AbortSignalLike {
+  return {
+    get aborted() {
+      return res.closed === true && !res.writableFinished;
+    },
+    addEventListener(_type, listener) {
+      res.once("close", () => {
+        if (!res.writableFinished) listener();
+      });
+    },
+  };
+}
+
+/**
+ * The method as a fetch `Request` would hold it: DELETE, GET, HEAD, OPTIONS, POST and PUT in upper case whatever
+ * their case, others as given; `"GET"` when missing.
+ * @internal shared with the express adapter
+ */
+export function normalizeMethod(method: string | undefined): string {
+  if (method === undefined) return "GET";
+  if (method === "POST") return method;
+  const upper = method.toUpperCase();
+  return upper === "DELETE" || upper === "GET" || upper === "HEAD" || upper === "OPTIONS" || upper === "POST" || upper === "PUT" ? upper : method;
+}
+
+/**
+ * Decodes a request body as fetch's `Request.text()` does: UTF-8 (invalid sequences become U+FFFD), a leading byte
+ * order mark dropped.
+ * @internal shared with the express adapter
+ */
+export function decodeBody(body: Uint8Array | string): string {
+  const text = typeof body === "string" ? body : Buffer.isBuffer(body) ? body.toString("utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/**
+ * Reads a node request's whole body (event listeners: cheaper than async iteration).
+ * @throws Error `Request body over 67108864 bytes` when it is larger than that (the rest is read and dropped); the
+ *   request's error when it fails (the client aborted), or `Premature close` when it closes before its end
+ */
+function readIncomingBody(req: IncomingMessage): Promise<Buffer> {
+  // as async iteration would: nothing left of an ended stream, the error of a destroyed one
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  if (req.destroyed) return Promise.reject(req.errored ?? new Error("Premature close"));
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const fail = (error: Error): void => {
+      if (done) return;
+      done = true;
+      reject(error);
+    };
+    req.on("data", (chunk: Buffer | string) => {
+      if (done) return;
+      const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+      size += buffer.length;
+      // the rest is read and dropped (as async iteration left it: request destroyed, socket kept), so the 400 is seen
+      if (size > MAX_BODY_BYTES) {
+        chunks.length = 0;
+        fail(new Error(`Request body over ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      chunks.push(buffer);
+    });
+    req.on("end", () => {
+      if (done) return;
+      done = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.on("error", fail);
+    req.on("close", () => fail(new Error("Premature close")));
+  });
+}
+
+/**
+ * Reads the body of any {@link NodeRequestLike} (an async iterable of chunks), as {@link toFetchRequest} does.
+ * @throws Error `Request body over 67108864 bytes` when it is larger (the iteration stops, which destroys a stream)
+ * @internal shared with the express adapter
+ */
+export async function readNodeBody(req: NodeRequestLike): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) throw new Error(`Request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Writes an endpoint answer to a node response: status, its headers and an explicit content-length, the JSON body.
+ * @internal shared with the express adapter
+ */
+export function writeAnswer(res: NodeResponseLike | ServerResponse, answer: EndpointAnswer): void {
+  const bytes = Buffer.from(answer.body, "utf8");
+  if ("writeHead" in res && typeof res.writeHead === "function") {
+    // one call instead of five setHeader; the explicit length keeps the answer un-chunked, as `end(bytes)` alone would
+    res.writeHead(answer.status, { ...answer.headers, "Content-Length": bytes.length });
+  } else {
+    res.statusCode = answer.status;
+    for (const name in answer.headers) res.setHeader(name, answer.headers[name]!);
+  }
+  res.end(bytes);
 }
 
 function writeJsonError(res: NodeResponseLike, status: number, message: string): void {
@@ -103,9 +253,13 @@ export async function listenNode(client: TriggerClient, options: ListenOptions):
   const host = options.host ?? "127.0.0.1";
   const path = options.path ?? "/api/trigger";
   const handler = createNodeHandler(client);
+  // the usual request target is the path itself (maybe with a query): matched without parsing a URL
+  const fastPath = new URL(path, "http://localhost").pathname === path;
   const server = createServer((req, res) => {
-    const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
-    if (pathname !== path) {
+    const target = req.url ?? "/";
+    const matches =
+      fastPath && (target === path || (target.startsWith(path) && target.charCodeAt(path.length) === 0x3f)) ? true : new URL(target, "http://localhost").pathname === path;
+    if (!matches) {
       writeJsonError(res, 404, `Not found: the endpoint is at ${path}`);
       return;
     }
