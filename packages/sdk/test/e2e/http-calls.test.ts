@@ -35,7 +35,8 @@ beforeAll(async () => {
       hits.hit("b");
       return a + 1;
     });
-    await io.wait("pause", 1);
+    // long enough that the wait is still in the future when the server creates it, even on a loaded machine
+    await io.wait("pause", 3);
     return io.runTask("c", async () => {
       hits.hit("c");
       return b + 1;
