@@ -12,7 +12,8 @@ import { PRIORITY, scheduleExecution } from "../commands/scheduling";
 import { applyTaskReports, checkOutputSize, RUN_DATES, TASK_DATES } from "../commands/tasks";
 import { callEndpoint, type EndpointReply } from "../endpoint-client";
 import { ApiError } from "../errors";
-import { UnitOfWork } from "../event-store/store";
+import { AppendConflictError, buildStatement, commitUrgently, UnitOfWork, type Queryable } from "../event-store/store";
+import type { TimedStatement } from "./waker";
 import { newId } from "../ids";
 import type { Environment } from "../keys";
 import { emptyProjectionState } from "../projections/reducers";
@@ -341,39 +342,115 @@ async function claimRun(
   return { state: { ...state, run: started, tasks: [...uow.state.tasks.values()].sort((a, b) => a.seq - b.seq) }, env, claimedAt: now };
 }
 
+/** A run suspended on a wait (WAITING_TO_CONTINUE) with its WAITING tasks, as read ahead of its due time. */
+export interface SuspendedRun {
+  readonly run: RunRow;
+  /** its WAITING tasks */
+  readonly tasks: readonly TaskRow[];
+}
+
 /**
- * Ends the waits of runs whose wait or retry backoff came due (v2's resumeTask): the due WAITING tasks resume
- * (a noop wait completes, a retried task runs again) and the run becomes WAITING_TO_EXECUTE, at the moment it is due,
- * one small commit per run combined by group commit; the executions follow through the dispatcher's queue. A run that
- * changed meanwhile is left to its claim, which resumes it itself.
+ * Reads the runs among `runIds` that are suspended on a wait (WAITING_TO_CONTINUE), with their WAITING tasks, in one
+ * query. Runs in any other state are left out.
  */
-export async function resumeDueRuns(ctx: CommandContext, runIds: readonly string[]): Promise<void> {
-  if (!runIds.length) return;
-  const { rows } = await ctx.pool.query<{ run: Record<string, unknown>; tasks: Record<string, unknown>[] }>(
+export async function loadSuspendedRuns(db: Pick<Queryable, "query">, runIds: readonly string[]): Promise<Map<string, SuspendedRun>> {
+  const found = new Map<string, SuspendedRun>();
+  if (!runIds.length) return found;
+  const { rows } = await db.query<{ run: Record<string, unknown>; tasks: Record<string, unknown>[] }>(
     `select row_to_json(r) as run,
        (select coalesce(json_agg(t), '[]') from baton.tasks t where t.run_id = r.id and t.status = 'WAITING') as tasks
      from baton.runs r where r.id = any($1::text[]) and r.status = 'WAITING_TO_CONTINUE'`,
     [runIds],
   );
+  for (const row of rows) {
+    const run = reviveDates<RunRow>(row.run, RUN_DATES);
+    found.set(run.id, { run, tasks: row.tasks.map((t) => reviveDates<TaskRow>(t, TASK_DATES)) });
+  }
+  return found;
+}
+
+/** The resumption of one suspended run at `now` (its due WAITING tasks resume, then the run), or none if not due. */
+function resumption(suspended: SuspendedRun, now: Date, metadata: EventMetadata): UnitOfWork | undefined {
+  const { run, tasks } = suspended;
+  if (run.status !== "WAITING_TO_CONTINUE" || (run.resume_at && run.resume_at.getTime() > now.getTime() + 5)) return undefined;
+  const uow = new UnitOfWork(emptyProjectionState(), now);
+  uow.state.runs.set(run.id, run);
+  for (const t of tasks) {
+    uow.state.tasks.set(t.id, t);
+    if (t.status === "WAITING" && (!t.delay_until || t.delay_until.getTime() <= now.getTime() + 5)) {
+      uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "task.resumed", data: { taskId: t.id, status: t.noop ? "COMPLETED" : "RUNNING" } }], metadata);
+    }
+  }
+  uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "run.resumed", data: { taskId: run.waiting_task_id } }], metadata);
+  return uow;
+}
+
+/**
+ * The one statement that resumes `suspended` when its wait comes due at `at`, prepared ahead of time so that another
+ * thread can commit it at the due instant (see `waker.ts`): the resumption is built twice, for two instants a day
+ * apart, and accepted only if the two differ in nothing but that instant's timestamp, which becomes the placeholder.
+ * So the statement decides exactly as a resumption built at its commit time would (same tasks resumed, same rows),
+ * and every time it writes is the commit time. Like every append it expects the run's version: a run that changed
+ * since it was read fails the statement whole.
+ * @returns undefined when the run is not resumable at `at`, or its resumption depends on the time in another way.
+ */
+export function resumeStatement(ctx: CommandContext, suspended: SuspendedRun, at: Date): TimedStatement | undefined {
   const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
-  await Promise.all(
-    rows.map(async (row) => {
-      const run = reviveDates<RunRow>(row.run, RUN_DATES);
-      const now = new Date();
-      if (run.resume_at && run.resume_at.getTime() > now.getTime() + 5) return;
-      const uow = new UnitOfWork(emptyProjectionState(), now);
-      uow.state.runs.set(run.id, run);
-      for (const raw of row.tasks) {
-        const t = reviveDates<TaskRow>(raw, TASK_DATES);
-        uow.state.tasks.set(t.id, t);
-        if (!t.delay_until || t.delay_until.getTime() <= now.getTime() + 5) {
-          uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "task.resumed", data: { taskId: t.id, status: t.noop ? "COMPLETED" : "RUNNING" } }], metadata);
-        }
-      }
-      uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "run.resumed", data: { taskId: run.waiting_task_id } }], metadata);
-      await uow.commit(ctx.pool).catch(() => undefined); // lost a race (a cancel): the claim decides
-    }),
-  );
+  const build = (now: Date): { sql: string; params: unknown[]; iso: string } | undefined => {
+    const uow = resumption(suspended, now, metadata);
+    return uow && { ...buildStatement([uow.writeSet()]), iso: now.toISOString() };
+  };
+  // odd milliseconds: instants that occur in the run's data are detected below anyway
+  const first = build(new Date(at.getTime() + 1));
+  const second = build(new Date(at.getTime() + 86_400_000 + 7));
+  if (!first || !second || first.sql !== second.sql || first.params.length !== second.params.length) return undefined;
+  const params: string[] = [];
+  for (const [i, p] of first.params.entries()) {
+    const q = second.params[i];
+    if (typeof p !== "string" || typeof q !== "string" || p.split(first.iso).join("\u0000") !== q.split(second.iso).join("\u0000")) return undefined;
+    params.push(p);
+  }
+  return { sql: first.sql, params, placeholder: first.iso };
+}
+
+/**
+ * Ends the waits of runs whose wait or retry backoff came due (v2's resumeTask): the due WAITING tasks resume (a noop
+ * wait completes, a retried task runs again) and the run becomes WAITING_TO_EXECUTE, at the moment it is due. The
+ * commits go through the urgent lane of group commit (ahead of queued ordinary writes), combined across runs; the
+ * executions follow through the dispatcher's queue.
+ *
+ * `known` holds runs read ahead of their due time (no read then: the resume is decided the moment it is called). Each
+ * append expects the run's version, so a run that changed meanwhile (a cancel, another process's claim) fails its
+ * append: it is read afresh and resumed only if still suspended. A run that still loses a race is left to its claim,
+ * which resumes it itself; exactly one `run.resumed` is ever committed per wait.
+ * @returns the ids of the runs this call resumed.
+ */
+export async function resumeDueRuns(ctx: CommandContext, runIds: readonly string[], known: ReadonlyMap<string, SuspendedRun> = new Map()): Promise<string[]> {
+  if (!runIds.length) return [];
+  const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
+  const resumed: string[] = [];
+  const attempt = async (runs: Iterable<SuspendedRun>): Promise<string[]> => {
+    const now = new Date();
+    const planned: Array<{ id: string; uow: UnitOfWork }> = [];
+    for (const s of runs) {
+      const uow = resumption(s, now, metadata);
+      if (uow) planned.push({ id: s.run.id, uow });
+    }
+    const results = await commitUrgently(ctx.pool, planned.map((p) => p.uow));
+    const stale: string[] = [];
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") resumed.push(planned[i]!.id);
+      else if (r.reason instanceof AppendConflictError) stale.push(planned[i]!.id);
+      else ctx.log.warn({ err: r.reason, runId: planned[i]!.id }, "resuming a due run failed; its claim will resume it");
+    });
+    return stale;
+  };
+  const unknown = runIds.filter((id) => !known.has(id));
+  const stale = await attempt(runIds.flatMap((id) => known.get(id) ?? []));
+  // runs not read ahead, and read-ahead states that went stale: read now (one query), then one more attempt
+  const toRead = [...unknown, ...stale];
+  if (toRead.length) await attempt((await loadSuspendedRuns(ctx.pool, toRead)).values()); // a conflict now: the claim decides
+  return resumed;
 }
 
 /**

@@ -6,7 +6,8 @@ import { fireScheduleSlot } from "../commands/schedules";
 import { UnitOfWork } from "../event-store/store";
 import { loadRun } from "../commands/load";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
-import { executeRun, resumeDueRuns, WORKER_STALE_MS } from "./execute-run";
+import { executeRun, loadSuspendedRuns, resumeDueRuns, resumeStatement, type SuspendedRun, WORKER_STALE_MS } from "./execute-run";
+import { connectionSettings, Waker, type WakeResult } from "./waker";
 
 /** How often a process proves it is alive, and looks for runs of dead workers (ms). */
 const HEARTBEAT_MS = 1_000;
@@ -17,6 +18,8 @@ const POLL_INTERVAL_MS = 1_000;
 const TIMER_HORIZON_MS = 120_000;
 /** How often the scan arms timers for executions due within the horizon that this process has no timer for (ms). */
 const TIMER_SCAN_MS = 30_000;
+/** A run's state is read this long before its wake-up is due, so its wait ends on time without a read then (ms). */
+const PREFETCH_LEAD_MS = 5_000;
 
 /** How long a reserved execution slot (`reserveDispatch`) is held for a commit that may never come (ms). */
 const RESERVATION_TTL_MS = 5_000;
@@ -101,12 +104,14 @@ function pidAlive(pid: number): boolean {
 export async function startDispatcher(base: CommandContext): Promise<Dispatcher> {
   await registerWorker(base);
   let stopped = false;
-  // in-process execution: right after the commit that calls for it, or at its time (no queue round trip)
+  // in-process execution: right after the commit that calls for it, or at its time (no queue round trip);
+  // resumed runs (their wait or backoff ended) go ahead of first executions, as graphile's PRIORITY.resume
   let running = 0;
   const backlog: string[] = [];
+  const resumedBacklog: string[] = [];
   const pump = (): void => {
-    while (!stopped && running < ctx.config.workerConcurrency && backlog.length) {
-      const runId = backlog.shift()!;
+    while (!stopped && running < ctx.config.workerConcurrency && (resumedBacklog.length || backlog.length)) {
+      const runId = resumedBacklog.shift() ?? backlog.shift()!;
       running++;
       executeRun(ctx, runId)
         .catch((error: unknown) => ctx.log.error({ err: error, runId }, "in-process execution failed; the outbox job will retry it"))
@@ -118,13 +123,19 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
   };
   const dispatchNow = (runId: string): void => {
     if (stopped) return;
+    if (ctx.activeRuns.has(runId)) {
+      // the next step of an execution of this process (a retry, resume or yield due at once): that execution
+      // serves it as soon as it ends, in its own slot, instead of queueing behind first executions
+      void executeRun(ctx, runId);
+      return;
+    }
     backlog.push(runId);
     pump();
   };
   // slots promised to runs being created and claimed in one commit (createRun): free capacity counts them as taken
   let reserved = 0;
   const reserveDispatch = (): (() => void) | undefined => {
-    if (stopped || running + backlog.length + reserved >= ctx.config.workerConcurrency) return undefined;
+    if (stopped || running + backlog.length + resumedBacklog.length + reserved >= ctx.config.workerConcurrency) return undefined;
     reserved++;
     let released = false;
     const release = (): void => {
@@ -138,35 +149,171 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     expiry.unref();
     return release;
   };
-  // runs whose time came: their waits end at once, in one batch per tick, then they queue for execution
+  const dispatchResumed = (runId: string): void => {
+    if (stopped) return;
+    resumedBacklog.push(runId);
+    pump();
+  };
+
+  // Precise waits. Each run due within the horizon has an arming: its state is read PREFETCH_LEAD_MS before it is due
+  // (one query per tick for all runs read then), and the statement that ends its wait is handed to the wake-up thread,
+  // which commits it at the due instant on its own connection. Without that thread (or when a run's resumption cannot
+  // be prepared) a timer here ends the wait, with the state read ahead when there is one, through the urgent lane of
+  // group commit. Either way the execution follows through the resumed lane of the dispatch queue.
+  interface Arming {
+    readonly token: number;
+    readonly at: Date;
+    timer?: NodeJS.Timeout;
+    /** the wake-up thread holds it */
+    handedOver?: boolean;
+    /** its state is being read ahead */
+    reading?: boolean;
+    /** it came due while its state was being read: the wait ends when the read is back */
+    dueWhileReading?: boolean;
+  }
+  let tokens = 0;
+  const armings = new Map<string, Arming>();
+  /** runs read ahead: their state, or null when they were not suspended on a wait (nothing to end then) */
+  const ahead = new Map<string, SuspendedRun | null>();
   const due = new Set<string>();
-  let resuming = false;
+  let flushScheduled = false;
   const resumeDue = (): void => {
-    if (resuming || !due.size || stopped) return;
-    resuming = true;
+    flushScheduled = false;
+    if (stopped || !due.size) return;
     const ids = [...due];
     due.clear();
-    resumeDueRuns(ctx, ids)
+    const known = new Map<string, SuspendedRun>();
+    const toResume: string[] = [];
+    for (const id of ids) {
+      const state = ahead.get(id);
+      if (state) known.set(id, state);
+      // a run not suspended when read ahead has no wait to end (had it suspended since, it would have been re-armed)
+      if (state !== null) toResume.push(id);
+      ahead.delete(id);
+    }
+    resumeDueRuns(ctx, toResume, known)
       .catch((error: unknown) => ctx.log.warn({ err: error }, "resuming due runs failed; their claims will resume them"))
       .finally(() => {
-        resuming = false;
-        for (const id of ids) dispatchNow(id);
-        resumeDue();
+        for (const id of ids) dispatchResumed(id);
       });
   };
-  const runTimers = new Map<string, NodeJS.Timeout>();
+  const endWait = (runId: string): void => {
+    due.add(runId);
+    if (flushScheduled) return;
+    flushScheduled = true;
+    setImmediate(resumeDue);
+  };
+  const fireAt = (runId: string, arming: Arming): void => {
+    const timer = setTimeout(() => {
+      if (armings.get(runId) !== arming) return;
+      if (arming.reading) {
+        arming.dueWhileReading = true; // no second read: the one in flight serves
+        return;
+      }
+      armings.delete(runId);
+      endWait(runId);
+    }, Math.max(0, arming.at.getTime() - Date.now()));
+    timer.unref();
+    arming.timer = timer;
+  };
+  const onWoken = (results: readonly WakeResult[]): void => {
+    for (const r of results) {
+      const current = armings.get(r.runId)?.token === r.token;
+      if (current) armings.delete(r.runId);
+      if (r.outcome === "resumed") dispatchResumed(r.runId);
+      else if (current) endWait(r.runId); // changed since it was read (or the thread's statement failed): read afresh
+    }
+  };
+  const onWakerLost = (runIds: readonly string[]): void => {
+    for (const runId of runIds) {
+      const arming = armings.get(runId);
+      if (!arming?.handedOver) continue;
+      arming.handedOver = false;
+      fireAt(runId, arming);
+    }
+  };
+  const connection = connectionSettings(base.pool);
+  const waker = connection ? new Waker(connection, onWoken, onWakerLost, base.log) : undefined;
+  const toRead = new Set<string>();
+  let readScheduled = false;
+  const readDue = (): void => {
+    readScheduled = false;
+    const ids = [...toRead];
+    toRead.clear();
+    // the arming each read belongs to: a run armed again meanwhile is read again
+    const armed = new Map(ids.map((id) => [id, armings.get(id)]));
+    const current = (id: string): Arming | undefined => {
+      const arming = armed.get(id);
+      return !stopped && arming && armings.get(id) === arming ? arming : undefined;
+    };
+    const settle = (id: string, arming: Arming, state: SuspendedRun | null): void => {
+      arming.reading = false;
+      const statement = state && waker?.available ? resumeStatement(ctx, state, arming.at) : undefined;
+      if (waker && statement) {
+        // due or not yet: the thread commits it at its time (at once when that has passed)
+        clearTimeout(arming.timer);
+        arming.handedOver = true;
+        waker.arm(id, arming.token, arming.at, statement);
+        return;
+      }
+      ahead.set(id, state);
+      if (arming.dueWhileReading) {
+        armings.delete(id);
+        endWait(id);
+      }
+    };
+    loadSuspendedRuns(ctx.pool, ids).then(
+      (found) => {
+        for (const id of ids) {
+          const arming = current(id);
+          if (arming) settle(id, arming, found.get(id) ?? null);
+        }
+      },
+      (error: unknown) => {
+        ctx.log.warn({ err: error }, "reading runs ahead of their wake-up failed; they are read when due");
+        for (const id of ids) {
+          const arming = current(id);
+          if (!arming) continue;
+          arming.reading = false;
+          if (arming.dueWhileReading) {
+            armings.delete(id);
+            endWait(id);
+          }
+        }
+      },
+    );
+  };
+  const readAhead = (runId: string, arming: Arming): void => {
+    arming.reading = true;
+    toRead.add(runId);
+    if (readScheduled) return;
+    readScheduled = true;
+    setImmediate(readDue);
+  };
   const dispatchAt = (runId: string, at: Date): void => {
     const delay = at.getTime() - Date.now();
     if (stopped || delay > TIMER_HORIZON_MS) return;
-    const previous = runTimers.get(runId);
-    if (previous) clearTimeout(previous);
+    const previous = armings.get(runId);
+    if (previous) {
+      clearTimeout(previous.timer);
+      if (previous.handedOver) waker?.disarm(runId);
+    }
+    ahead.delete(runId);
+    const arming: Arming = { token: ++tokens, at };
+    armings.set(runId, arming);
+    waker?.warm();
+    if (delay <= PREFETCH_LEAD_MS) {
+      fireAt(runId, arming);
+      if (delay > 0) readAhead(runId, arming); // already due: it is read when its timer fires, at once
+      return;
+    }
     const timer = setTimeout(() => {
-      runTimers.delete(runId);
-      due.add(runId);
-      resumeDue();
-    }, Math.max(0, delay));
+      if (armings.get(runId) !== arming) return;
+      fireAt(runId, arming);
+      readAhead(runId, arming);
+    }, delay - PREFETCH_LEAD_MS);
     timer.unref();
-    runTimers.set(runId, timer);
+    arming.timer = timer;
   };
   const timers = new Set<NodeJS.Timeout>();
   const wake = (): void => {
@@ -220,7 +367,7 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
          and run_at > now() and run_at <= now() + make_interval(secs => $2::double precision / 1000)`,
       [TASKS.executeRun, TIMER_HORIZON_MS],
     );
-    for (const r of rows) if (!runTimers.has(r.key.slice(4))) dispatchAt(r.key.slice(4), r.run_at);
+    for (const r of rows) if (!armings.has(r.key.slice(4))) dispatchAt(r.key.slice(4), r.run_at);
   };
   const scan = setInterval(() => {
     armUpcoming().catch((error: unknown) => {
@@ -259,8 +406,12 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
       clearInterval(heartbeat);
       clearInterval(scan);
       for (const t of timers) clearTimeout(t);
-      for (const t of runTimers.values()) clearTimeout(t);
+      for (const a of armings.values()) clearTimeout(a.timer);
+      armings.clear();
+      ahead.clear();
       backlog.length = 0;
+      resumedBacklog.length = 0;
+      await waker?.stop();
       while (running > 0) await new Promise((r) => setTimeout(r, 20));
       await sweeping;
       await runner.stop();

@@ -294,32 +294,66 @@ export function buildStatement(sets: readonly WriteSet[]): { sql: string; params
 const MAX_BATCH = 64;
 /** Combined statements in flight at once per pool. */
 const MAX_IN_FLIGHT = 2;
+/** Statements of urgent units of work that may be in flight beyond {@link MAX_IN_FLIGHT} (their own lane). */
+const URGENT_LANE = 1;
+
+interface Submitted {
+  readonly uow: UnitOfWork;
+  readonly urgent: boolean;
+  resolve: (p: string[]) => void;
+  reject: (e: unknown) => void;
+}
 
 /**
  * Group commit: units of work committed on the same pool while earlier statements are in flight are combined into
  * one statement (one transaction, one WAL flush) when they touch nothing in common; a batch that fails is retried
  * one unit of work at a time, so each still succeeds or fails on its own. Idle, a unit of work goes out at once.
+ *
+ * Urgent units of work (time-critical writes such as a wait ending at its due time) go ahead of everything queued
+ * and may use one statement slot of their own, so they never wait behind a full queue of ordinary writes.
  */
 export class CommitBatcher {
-  private queue: Array<{ uow: UnitOfWork; resolve: (p: string[]) => void; reject: (e: unknown) => void }> = [];
+  private queue: Submitted[] = [];
   private inFlight = 0;
   constructor(private readonly pool: Queryable) {}
 
-  submit(uow: UnitOfWork): Promise<string[]> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ uow, resolve, reject });
-      this.pump();
-    });
+  /** Commits `uow` in the next statement that has room for it. @returns the positions of its events. */
+  submit(uow: UnitOfWork, options: { urgent?: boolean } = {}): Promise<string[]> {
+    return this.submitAll([uow], options)[0]!;
+  }
+
+  /**
+   * Submits several units of work at once, so they can share one statement (each still succeeds or fails alone).
+   * @returns one promise per unit of work, in order: the positions of its events.
+   */
+  submitAll(uows: readonly UnitOfWork[], options: { urgent?: boolean } = {}): Array<Promise<string[]>> {
+    const urgent = options.urgent ?? false;
+    const items: Submitted[] = [];
+    const promises = uows.map(
+      (uow) =>
+        new Promise<string[]>((resolve, reject) => {
+          items.push({ uow, urgent, resolve, reject });
+        }),
+    );
+    if (urgent) {
+      // ahead of ordinary writes, behind earlier urgent ones
+      const firstOrdinary = this.queue.findIndex((q) => !q.urgent);
+      this.queue.splice(firstOrdinary < 0 ? this.queue.length : firstOrdinary, 0, ...items);
+    } else this.queue.push(...items);
+    this.pump();
+    return promises;
   }
 
   private pump(): void {
-    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length) {
-      const batch: typeof this.queue = [];
-      const rest: typeof this.queue = [];
+    while (this.queue.length && this.inFlight < MAX_IN_FLIGHT + (this.queue[0]!.urgent ? URGENT_LANE : 0)) {
+      // beyond the ordinary slots, a statement of urgent units of work only (small, so it commits fast)
+      const urgentOnly = this.inFlight >= MAX_IN_FLIGHT;
+      const batch: Submitted[] = [];
+      const rest: Submitted[] = [];
       const seen = new Set<string>();
       for (const item of this.queue) {
         const keys = item.uow.conflictKeys();
-        if (batch.length < MAX_BATCH && keys.every((k) => !seen.has(k))) {
+        if (batch.length < MAX_BATCH && (item.urgent || !urgentOnly) && keys.every((k) => !seen.has(k))) {
           for (const k of keys) seen.add(k);
           batch.push(item);
         } else rest.push(item);
@@ -333,7 +367,7 @@ export class CommitBatcher {
     }
   }
 
-  private async run(batch: Array<{ uow: UnitOfWork; resolve: (p: string[]) => void; reject: (e: unknown) => void }>): Promise<void> {
+  private async run(batch: Submitted[]): Promise<void> {
     if (batch.length === 1) {
       const [only] = batch;
       await only!.uow.commitAlone(this.pool).then(only!.resolve, only!.reject);
@@ -365,6 +399,22 @@ function batcherFor(pool: Queryable): CommitBatcher {
     batchers.set(pool, batcher);
   }
   return batcher;
+}
+
+/**
+ * Commits several units of work ahead of everything queued on the pool's group commit ({@link CommitBatcher}'s urgent
+ * lane), combined into as few statements as they allow; each succeeds or fails on its own and runs its after-commit
+ * hooks when it succeeds. For time-critical writes only (a wait ending at its due time).
+ * @returns one settled result per unit of work, in order (`rejected` with e.g. an {@link AppendConflictError}).
+ */
+export async function commitUrgently(pool: Pick<pg.Pool, "query">, uows: readonly UnitOfWork[]): Promise<Array<PromiseSettledResult<string[]>>> {
+  const pending = uows.filter((u) => !u.isEmpty);
+  const results = await Promise.allSettled(batcherFor(pool).submitAll(pending, { urgent: true }));
+  pending.forEach((u, i) => {
+    if (results[i]!.status === "fulfilled") u.committed();
+  });
+  let i = 0;
+  return uows.map((u) => (u.isEmpty ? { status: "fulfilled", value: [] } : results[i++]!));
 }
 
 const statementNames = new Map<string, string>();

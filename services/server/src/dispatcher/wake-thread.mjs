@@ -1,0 +1,217 @@
+// @ts-check
+/**
+ * The wake-up thread of a Baton dispatcher (started by `waker.ts`). The main thread prepares, ahead of time,
+ * the one statement that ends a run's wait; this thread holds the timer and commits that statement on a connection
+ * of its own the moment the wait is due, so waits end on time even while the main event loop is saturated (its
+ * timers then fire hundreds of ms late). Plain JavaScript and `pg` only: no TypeScript loader runs in this thread.
+ *
+ * The statement's text and parameters are fixed; every value that depends on the time of the resumption is the
+ * `placeholder` timestamp, replaced here by the real time at which it is committed. Each event insert expects the
+ * run's stream version, so a run that changed meanwhile fails the statement whole (nothing is written).
+ *
+ * In:  {type: "arm", runId, token, at (epoch ms), sql, params, placeholder} | {type: "disarm", runId} | {type: "stop"}
+ * Out: {type: "ready"} | {type: "fired", results: [{runId, token, outcome: "resumed" | "conflict" | "error", at, message?}]}
+ * (`at`: the commit time used, epoch ms)
+ */
+import { clearTimeout, setImmediate, setTimeout } from "node:timers";
+import { parentPort, workerData } from "node:worker_threads";
+import pg from "pg";
+
+const port = parentPort;
+if (!port) throw new Error("wake-thread.mjs runs as a worker thread");
+
+/** @type {pg.ClientConfig} */
+const connection = workerData.connection;
+
+/** @type {pg.Client | undefined} */
+let client;
+/** @type {Promise<pg.Client> | undefined} */
+let connecting;
+let stopped = false;
+
+/** The connection of this thread, (re)opened on demand. */
+function connected() {
+  if (client) return Promise.resolve(client);
+  connecting ??= (async () => {
+    const c = new pg.Client(connection);
+    c.on("error", () => {
+      if (client === c) client = undefined;
+    });
+    try {
+      await c.connect();
+    } catch (error) {
+      c.end().catch(() => undefined);
+      throw error;
+    }
+    client = c;
+    return c;
+  })().finally(() => {
+    connecting = undefined;
+  });
+  return connecting;
+}
+
+/**
+ * @typedef {{ runId: string, token: number, at: number, sql: string, params: unknown[], placeholder: string,
+ *   timer?: NodeJS.Timeout }} Armed
+ */
+/** @type {Map<string, Armed>} */
+const armed = new Map();
+/** @type {Armed[]} */
+let firing = [];
+let flushScheduled = false;
+let flushing = false;
+
+/** Prepared statement names by text (the resume statements of all runs share a few shapes). */
+const names = new Map();
+/** @param {string} sql */
+function nameOf(sql) {
+  let name = names.get(sql);
+  if (!name) {
+    name = `baton_wake_${names.size}`;
+    names.set(sql, name);
+  }
+  return name;
+}
+
+/** @param {Armed} entry */
+function fire(entry) {
+  if (armed.get(entry.runId) !== entry) return;
+  const early = entry.at - Date.now();
+  if (early > 0) {
+    // a timer may fire a millisecond early: never resume before the due time
+    entry.timer = setTimeout(() => fire(entry), early);
+    return;
+  }
+  armed.delete(entry.runId);
+  firing.push(entry);
+  if (!flushScheduled && !flushing) {
+    flushScheduled = true;
+    setImmediate(() => void flush());
+  }
+}
+
+/** Most statements combined into one. */
+const MAX_COMBINED = 64;
+
+/**
+ * The statements of several runs with the same text as one: each parameter is a JSON array of records (events,
+ * projection rows; see `buildStatement`), so their arrays are concatenated, the events' `i` (their order within the
+ * statement) renumbered. One transaction: if it fails, none is written.
+ * @param {Armed[]} entries
+ * @param {string} iso the commit time
+ */
+function combined(entries, iso) {
+  const values = entries[0].params.map((_, i) => {
+    const records = entries.flatMap((e) => JSON.parse(String(e.params[i]).split(e.placeholder).join(iso)));
+    records.forEach((r, n) => {
+      if (r && typeof r === "object" && typeof r.i === "number") r.i = n;
+    });
+    return JSON.stringify(records);
+  });
+  return { name: nameOf(entries[0].sql), text: entries[0].sql, values };
+}
+
+/**
+ * Commits the resumptions that came due, those with the same text combined into one statement; a combined statement
+ * that fails is retried one run at a time, so each succeeds or fails on its own. The commit time of each is the moment
+ * its statement is sent.
+ */
+async function flush() {
+  flushScheduled = false;
+  flushing = true;
+  try {
+    await flushOnce();
+  } finally {
+    flushing = false;
+  }
+  // statements that came due meanwhile
+  if (firing.length && !flushScheduled) {
+    flushScheduled = true;
+    setImmediate(() => void flush());
+  }
+}
+
+/** One pass of {@link flush}. */
+async function flushOnce() {
+  const batch = firing;
+  firing = [];
+  if (!batch.length) return;
+  /** @type {Array<{ runId: string, token: number, outcome: string, at: number, message?: string }>} */
+  const results = [];
+  /** @type {pg.Client | undefined} */
+  let db;
+  try {
+    db = await connected();
+  } catch (error) {
+    for (const e of batch) results.push({ runId: e.runId, token: e.token, outcome: "error", at: Date.now(), message: String(error) });
+  }
+  /** @param {Armed} e */
+  const alone = async (e) => {
+    const now = new Date();
+    const values = e.params.map((p) => String(p).split(e.placeholder).join(now.toISOString()));
+    try {
+      await /** @type {pg.Client} */ (db).query({ name: nameOf(e.sql), text: e.sql, values });
+      results.push({ runId: e.runId, token: e.token, outcome: "resumed", at: now.getTime() });
+    } catch (error) {
+      const pgError = /** @type {{ code?: string, constraint?: string, message?: string }} */ (error);
+      const conflict = pgError.code === "23505" && pgError.constraint === "events_stream_version_key";
+      results.push({ runId: e.runId, token: e.token, outcome: conflict ? "conflict" : "error", at: now.getTime(), message: pgError.message });
+    }
+  };
+  if (db) {
+    /** @type {Map<string, Armed[]>} */
+    const byText = new Map();
+    for (const e of batch) byText.set(e.sql, [...(byText.get(e.sql) ?? []), e]);
+    for (const group of byText.values()) {
+      for (let k = 0; k < group.length; k += MAX_COMBINED) {
+        const chunk = group.slice(k, k + MAX_COMBINED);
+        if (chunk.length === 1) {
+          await alone(chunk[0]);
+          continue;
+        }
+        const now = new Date();
+        try {
+          await db.query(combined(chunk, now.toISOString()));
+          for (const e of chunk) results.push({ runId: e.runId, token: e.token, outcome: "resumed", at: now.getTime() });
+        } catch {
+          for (const e of chunk) await alone(e);
+        }
+      }
+    }
+  }
+  if (!stopped) port?.postMessage({ type: "fired", results });
+}
+
+port.on("message", (/** @type {any} */ m) => {
+  if (stopped) return;
+  switch (m.type) {
+    case "arm": {
+      const previous = armed.get(m.runId);
+      if (previous?.timer) clearTimeout(previous.timer);
+      /** @type {Armed} */
+      const entry = { runId: m.runId, token: m.token, at: m.at, sql: m.sql, params: m.params, placeholder: m.placeholder };
+      armed.set(m.runId, entry);
+      entry.timer = setTimeout(() => fire(entry), Math.max(0, m.at - Date.now()));
+      // open the connection before the first wait is due
+      connected().catch(() => undefined);
+      break;
+    }
+    case "disarm": {
+      const entry = armed.get(m.runId);
+      if (entry?.timer) clearTimeout(entry.timer);
+      armed.delete(m.runId);
+      break;
+    }
+    case "stop": {
+      stopped = true;
+      for (const e of armed.values()) if (e.timer) clearTimeout(e.timer);
+      armed.clear();
+      const c = client;
+      client = undefined;
+      void (c ? c.end().catch(() => undefined) : Promise.resolve()).then(() => port.close());
+      break;
+    }
+  }
+});
+port.postMessage({ type: "ready" });
