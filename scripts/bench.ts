@@ -9,19 +9,27 @@
  *   npm run bench -- --smoke      tiny sizes (the test in scripts/test keeps this working)
  *   --profile                     node --cpu-prof on the server and endpoint children; pg_stat_statements summary
  *   --no-peers                    skip DBOS and graphile-worker
+ *   --rss-only                    only metric 7 (server RSS with runs waiting, and where it goes); no peers
+ *   --waiting <n>                 runs waiting for metric 7 (default 10,000; 1,000 with --quick)
+ *   --settle <s>                  metric 7 also reads the RSS again after <s> more seconds (`rss_mb_waiting_settled`)
  *   --out <file>                  where to write the JSON (default bench-results/latest.json)
+ *
+ * The server runs as `npm run server` runs it: `dist/server.js` (built first by scripts/build.mjs) on node with the node
+ * flags of package.json's "server" script, plus `bench/memory-probe.mjs` (answers SIGUSR2 with a memory breakdown).
+ * Experiments: BENCH_SERVER_NODE_FLAGS replaces those flags (e.g. "" for V8's defaults); BENCH_MEMORY_TRACE,
+ * BENCH_HEAP_SNAPSHOT_DIR and BENCH_GC_STATS are read by the memory probe (see there).
  *
  * Postgres: DATABASE_URL (a fresh database `baton_bench_<random>` is created on that server and dropped after, when
  * allowed), else an embedded Postgres in a throwaway temp directory (never `.baton/pgdata`).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import { BENCH_EVENTS, BENCH_JOBS, TWENTY } from "./bench/endpoint";
 import { graphileNoopJobsPerSecond } from "./bench/graphile";
@@ -162,7 +170,7 @@ async function drive(count: number, concurrency: number, fn: (i: number) => Prom
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, lane));
 }
 
-/** A child process started with `node --import tsx`, its output read line by line. */
+/** A child node process (TypeScript through `--import tsx`, or built JavaScript), its output read line by line. */
 interface Child {
   readonly name: string;
   readonly proc: ChildProcess;
@@ -177,7 +185,11 @@ interface Child {
 }
 
 function spawnTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): Child {
-  const proc = spawn(process.execPath, [...nodeFlags, "--import", "tsx", script], {
+  return spawnNode(name, [...nodeFlags, "--import", "tsx", script], env);
+}
+
+function spawnNode(name: string, args: readonly string[], env: NodeJS.ProcessEnv): Child {
+  const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -241,6 +253,25 @@ function spawnTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlag
   };
 }
 
+/** The node flags `npm run server` starts the server with (package.json: `... && node <flags> dist/server.js`). */
+function npmServerNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+  const match = /(?:^|&&)\s*node\s+((?:--\S+\s+)*)dist\/server\.js\s*$/.exec(pkg.scripts["server"] ?? "");
+  if (!match) throw new Error(`package.json's "server" script should end with "node [flags] dist/server.js": ${pkg.scripts["server"]}`);
+  return match[1]!.split(/\s+/).filter(Boolean);
+}
+
+/** CPU seconds (user + system, every thread) a process used so far (Linux; NaN elsewhere). */
+function cpuSeconds(pid: number): number {
+  try {
+    // fields after "(comm)": state is field 3, utime 14, stime 15 (in clock ticks, 100 per second on Linux)
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
@@ -271,9 +302,14 @@ async function startStack(pgUrl: string, sizes: Sizes, profile: boolean): Promis
   }
   // one directory per child: the tsx loader's worker thread writes its own profile too (thread id 1)
   const cpuProf = (name: string): string[] => (profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.join(profileDir, name)] : []);
-  const server = spawnTsx(
+  // the server runs as `npm run server` runs it: built JavaScript on plain node with the same flags
+  execFileSync(process.execPath, [path.join(ROOT, "scripts", "build.mjs"), "--quiet"], { cwd: ROOT, stdio: "inherit" });
+  const flagsOverride = process.env["BENCH_SERVER_NODE_FLAGS"];
+  const serverFlags = flagsOverride === undefined ? npmServerNodeFlags() : flagsOverride.split(/\s+/).filter(Boolean);
+  progress(`server: node ${[...serverFlags, "dist/server.js"].join(" ")}`);
+  const server = spawnNode(
     "server",
-    "services/server/src/main.ts",
+    [...cpuProf("server"), ...serverFlags, "--import", pathToFileURL(path.join(ROOT, "scripts", "bench", "memory-probe.mjs")).href, "dist/server.js"],
     {
       DATABASE_URL: pgUrl,
       PORT: "0",
@@ -284,7 +320,6 @@ async function startStack(pgUrl: string, sizes: Sizes, profile: boolean): Promis
       BATON_SECRET: `bench-secret-${randomBytes(12).toString("hex")}`,
       BATON_WORKER_CONCURRENCY: String(sizes.concurrency),
     },
-    cpuProf("server"),
   );
   const line = await server.waitForLine((l) => /Baton is running at (\S+)/.test(l), 60_000);
   const apiUrl = /Baton is running at (\S+)/.exec(line)![1]!;
@@ -383,24 +418,45 @@ async function runBatch(
   }
 }
 
-/** Commits (xact_commit and write transactions) per completed task between ~10% and ~90% of the batch. */
-function commitsPerTask(samples: ReadonlyArray<JobCounts & { at: number }>, total: number, baseTasks: number): { commits: number; writes: number } {
-  const done = (s: JobCounts): number => s.tasksCompleted - baseTasks;
-  const first = samples.findIndex((s) => done(s) >= total * 0.1);
-  let last = -1;
-  for (let i = samples.length - 1; i >= 0; i--) {
-    if (done(samples[i]!) <= total * 0.9) {
-      last = i;
-      break;
-    }
+/**
+ * `xact_commit` and the next transaction id once Postgres's cumulative statistics have caught up: backends publish
+ * their counters lazily (PG 15: at most once a second while busy, within ~10 s once idle), so the value is read until
+ * it holds still for 1.5 s (at most `maxMs`). `queries` counts this function's own reads (each one is a transaction).
+ */
+async function settledCounters(db: pg.Pool, maxMs: number): Promise<{ xactCommit: number; xidNext: number; queries: number }> {
+  const read = async (): Promise<{ xactCommit: number; xidNext: number }> => {
+    const { rows } = await db.query<{ xact: string; xid: string }>(
+      "select (select xact_commit from pg_stat_database where datname = current_database())::text as xact, pg_snapshot_xmax(pg_current_snapshot())::text as xid",
+    );
+    return { xactCommit: Number(rows[0]!.xact), xidNext: Number(rows[0]!.xid) };
+  };
+  const deadline = Date.now() + maxMs;
+  let queries = 1;
+  let last = await read();
+  let stableSince = Date.now();
+  while (Date.now() < deadline && Date.now() - stableSince < 1500) {
+    await sleep(250);
+    const next = await read();
+    queries++;
+    if (next.xactCommit !== last.xactCommit) stableSince = Date.now();
+    last = next;
   }
-  // too few samples (tiny runs): whole batch
-  const a = first >= 0 && last > first ? samples[first]! : samples[0]!;
-  const b = first >= 0 && last > first ? samples[last]! : samples[samples.length - 1]!;
-  const ownQueries = Math.max(0, samples.indexOf(b) - samples.indexOf(a));
-  const tasks = b.tasksCompleted - a.tasksCompleted;
+  return { ...last, queries };
+}
+
+/**
+ * Commits (`xact_commit`, every transaction that committed, reads included) and write transactions (transaction ids
+ * used) per completed task over a whole batch, from settled counters before and after it. Counts everything the
+ * system did meanwhile (heartbeats, polls), minus the bench's own sampling queries.
+ */
+function commitsPerTask(
+  before: { xactCommit: number; xidNext: number },
+  after: { xactCommit: number; xidNext: number; queries: number },
+  ownQueries: number,
+  tasks: number,
+): { commits: number; writes: number } {
   if (tasks <= 0) return { commits: Number.NaN, writes: Number.NaN };
-  return { commits: (b.xactCommit - a.xactCommit - ownQueries) / tasks, writes: (b.xidNext - a.xidNext) / tasks };
+  return { commits: (after.xactCommit - before.xactCommit - ownQueries - after.queries) / tasks, writes: (after.xidNext - before.xidNext) / tasks };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -431,8 +487,9 @@ async function measureSteps(stack: Stack, sizes: Sizes, pgStatStatements: boolea
   const writes: number[] = [];
   let statements: unknown;
   for (let rep = 0; rep < sizes.reps; rep++) {
-    const before = await jobCounts(stack, BENCH_JOBS.twenty, true);
     if (rep === 0 && pgStatStatements) await stack.db.query("select pg_stat_statements_reset()");
+    const settleMs = sizes.runsTwenty <= 5 ? 3_000 : 12_000;
+    const counters = await settledCounters(stack.db, settleMs);
     const { seconds, samples } = await runBatch(stack, {
       jobSlug: BENCH_JOBS.twenty,
       event: BENCH_EVENTS.twenty,
@@ -445,7 +502,8 @@ async function measureSteps(stack: Stack, sizes: Sizes, pgStatStatements: boolea
     if (rep === 0 && pgStatStatements) statements = await topStatements(stack.db);
     const tasks = sizes.runsTwenty * TWENTY;
     stepsPerS.push(tasks / seconds);
-    const c = commitsPerTask(samples, tasks, before.tasksCompleted);
+    // the batch's own sampling (runBatch reads counts each tick) is subtracted, as are the settling reads
+    const c = commitsPerTask(counters, await settledCounters(stack.db, settleMs), samples.length + 1, tasks);
     commits.push(c.commits);
     writes.push(c.writes);
     progress(
@@ -546,8 +604,21 @@ async function measureIngest(stack: Stack, sizes: Sizes): Promise<{ single: numb
   return { single, bulk };
 }
 
-async function measureRss(stack: Stack, sizes: Sizes): Promise<{ idle: number; waiting: number; count: number }> {
+async function measureRss(
+  stack: Stack,
+  sizes: Sizes,
+): Promise<{
+  idle: number;
+  waiting: number;
+  count: number;
+  memory: Record<string, unknown> | undefined;
+  memoryIdle: Record<string, unknown> | undefined;
+  cpu: number;
+}> {
   const idle = rssMb(stack.server.pid);
+  const cpuBefore = cpuSeconds(stack.server.pid);
+  const memoryIdle = await memoryBreakdown(stack.server);
+  if (memoryIdle) progress(`memory: server RSS ${idle.toFixed(1)} MB before; by kind (MB, after a GC): ${JSON.stringify(memoryIdle)}`);
   const startedAt = Date.now();
   await sendBulkEvents(stack, sizes.waitingForRss, 500, 2, (i) => ({ name: BENCH_EVENTS.wait, payload: { seconds: 3600, i } }));
   let lastPrint = 0;
@@ -566,7 +637,73 @@ async function measureRss(stack: Stack, sizes: Sizes): Promise<{ idle: number; w
     }
   }
   await sleep(1000);
-  return { idle, waiting: rssMb(stack.server.pid), count: sizes.waitingForRss };
+  const waiting = rssMb(stack.server.pid);
+  const cpu = cpuSeconds(stack.server.pid) - cpuBefore;
+  progress(`memory: the server used ${cpu.toFixed(1)} CPU seconds to get ${sizes.waitingForRss} runs waiting`);
+  const memory = await memoryBreakdown(stack.server);
+  if (memory) progress(`memory: server RSS ${waiting.toFixed(1)} MB with ${sizes.waitingForRss} runs waiting; by kind (MB, after a GC): ${JSON.stringify(memory)}`);
+  return { idle, waiting, count: sizes.waitingForRss, memory, memoryIdle, cpu };
+}
+
+/**
+ * Where the server's memory goes: the memory probe's answer (V8 heap, code, external, malloc, after a full GC; see
+ * `bench/memory-probe.mjs`) and the kernel's view (anonymous vs file-backed resident pages, threads).
+ */
+async function memoryBreakdown(server: Child): Promise<Record<string, unknown> | undefined> {
+  const kernel: Record<string, number> = {};
+  try {
+    const rollup = readFileSync(`/proc/${server.pid}/smaps_rollup`, "utf8");
+    for (const key of ["Rss", "Anonymous", "Pss_File", "Shared_Clean", "Private_Clean", "Private_Dirty"]) {
+      const kb = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1];
+      if (kb) kernel[key] = round(Number(kb) / 1024);
+    }
+    const threads = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"))?.[1];
+    if (threads) kernel["threads"] = Number(threads);
+  } catch {
+    // not Linux
+  }
+  const seq = ++probeSeq;
+  const answer = server.waitForLine((l) => l.includes('"memoryProbe"') && l.includes(`"seq":${seq},`), 10_000);
+  server.proc.kill("SIGUSR2");
+  try {
+    const { memoryProbe } = JSON.parse(await answer) as { memoryProbe: Record<string, unknown> };
+    return { kernel, ...memoryProbe };
+  } catch {
+    return Object.keys(kernel).length ? { kernel } : undefined;
+  }
+}
+let probeSeq = 0;
+
+/** Metrics 1 to 6 (everything but memory), written into `results`. */
+async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: boolean, results: Record<string, unknown>): Promise<void> {
+  progress("1. runs/s");
+  const runs = await measureRuns(stack, sizes);
+  results["runs_per_s"] = round(median(runs));
+  results["runs_per_s_reps"] = runs.map((v) => round(v));
+
+  progress("2. steps/s and 3. commits per task");
+  const steps = await measureSteps(stack, sizes, pgStatStatements);
+  results["steps_per_s"] = round(median(steps.stepsPerS));
+  results["steps_per_s_reps"] = steps.stepsPerS.map((v) => round(v));
+  results["commits_per_task"] = round(median(steps.commits), 3);
+  results["write_xacts_per_task"] = round(median(steps.writes), 3);
+  if (steps.statements) results["pg_stat_statements_steps_phase"] = steps.statements;
+
+  progress("4. start latency (one event at a time)");
+  const latency = await measureLatency(stack, sizes);
+  results["start_latency_ms_p50"] = round(percentile(latency, 50), 2);
+  results["start_latency_ms_p99"] = round(percentile(latency, 99), 2);
+
+  progress(`5. wait precision (${sizes.waitRuns} runs doing io.wait 1 s)`);
+  const lateness = await measureWaitPrecision(stack, sizes);
+  results["wait_lateness_ms_p50"] = round(percentile(lateness, 50), 1);
+  results["wait_lateness_ms_p99"] = round(percentile(lateness, 99), 1);
+  results["wait_lateness_ms_max"] = round(Math.max(...lateness), 1);
+
+  progress("6. ingest (no matching job)");
+  const ingest = await measureIngest(stack, sizes);
+  results["ingest_events_per_s"] = round(ingest.bulk);
+  results["ingest_single_events_per_s"] = round(ingest.single);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -611,11 +748,31 @@ async function measureDbos(pgUrl: string, sizes: Sizes): Promise<{ runs: number[
 
 // ---------------------------------------------------------------------------------------------------------------
 
-function parseArgs(argv: readonly string[]): { mode: Mode; profile: boolean; peers: boolean; out: string } {
+interface Args {
+  mode: Mode;
+  profile: boolean;
+  peers: boolean;
+  out: string;
+  rssOnly: boolean;
+  waiting: number | undefined;
+  settleS: number;
+}
+
+function parseArgs(argv: readonly string[]): Args {
   const mode: Mode = argv.includes("--smoke") ? "smoke" : argv.includes("--quick") ? "quick" : "full";
-  const outIndex = argv.indexOf("--out");
-  const out = outIndex >= 0 && argv[outIndex + 1] ? path.resolve(argv[outIndex + 1]!) : path.join(ROOT, "bench-results", "latest.json");
-  return { mode, profile: argv.includes("--profile"), peers: !argv.includes("--no-peers"), out };
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const outArg = value("--out");
+  const out = outArg ? path.resolve(outArg) : path.join(ROOT, "bench-results", "latest.json");
+  const waitingArg = value("--waiting");
+  const waiting = waitingArg === undefined ? undefined : Number(waitingArg);
+  if (waiting !== undefined && !(Number.isInteger(waiting) && waiting > 0)) throw new Error(`--waiting needs a positive integer, got ${waitingArg}`);
+  const settleS = Number(value("--settle") ?? 0);
+  if (!(Number.isFinite(settleS) && settleS >= 0)) throw new Error(`--settle needs seconds, got ${value("--settle")}`);
+  const rssOnly = argv.includes("--rss-only");
+  return { mode, profile: argv.includes("--profile"), peers: !argv.includes("--no-peers") && !rssOnly, out, rssOnly, waiting, settleS };
 }
 
 function table(results: Record<string, unknown>): string {
@@ -643,8 +800,8 @@ function table(results: Record<string, unknown>): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const sizes = SIZES[args.mode];
-  progress(`mode ${args.mode}${args.profile ? " with profiles" : ""}; ${os.cpus().length} CPUs, Node ${process.version}`);
+  const sizes: Sizes = { ...SIZES[args.mode], ...(args.waiting ? { waitingForRss: args.waiting } : {}) };
+  progress(`mode ${args.mode}${args.rssOnly ? " (server RSS only)" : ""}${args.profile ? " with profiles" : ""}; ${os.cpus().length} CPUs, Node ${process.version}`);
   const postgres = await startBenchPostgres(progress);
   let stack: Stack | undefined;
   const results: Record<string, unknown> = { mode: args.mode, started_at: new Date().toISOString(), cpus: os.cpus().length, node: process.version, postgres: postgres.kind };
@@ -682,44 +839,30 @@ async function main(): Promise<void> {
     stack = await startStack(postgres.url, sizes, args.profile);
     results["concurrency"] = sizes.concurrency;
 
-    progress("1. runs/s");
-    const runs = await measureRuns(stack, sizes);
-    results["runs_per_s"] = round(median(runs));
-    results["runs_per_s_reps"] = runs.map((v) => round(v));
-
-    progress("2. steps/s and 3. commits per task");
-    const steps = await measureSteps(stack, sizes, postgres.pgStatStatements);
-    results["steps_per_s"] = round(median(steps.stepsPerS));
-    results["steps_per_s_reps"] = steps.stepsPerS.map((v) => round(v));
-    results["commits_per_task"] = round(median(steps.commits), 3);
-    results["write_xacts_per_task"] = round(median(steps.writes), 3);
-
-    progress("4. start latency (one event at a time)");
-    const latency = await measureLatency(stack, sizes);
-    results["start_latency_ms_p50"] = round(percentile(latency, 50), 2);
-    results["start_latency_ms_p99"] = round(percentile(latency, 99), 2);
-
-    progress(`5. wait precision (${sizes.waitRuns} runs doing io.wait 1 s)`);
-    const lateness = await measureWaitPrecision(stack, sizes);
-    results["wait_lateness_ms_p50"] = round(percentile(lateness, 50), 1);
-    results["wait_lateness_ms_p99"] = round(percentile(lateness, 99), 1);
-    results["wait_lateness_ms_max"] = round(Math.max(...lateness), 1);
-
-    progress("6. ingest (no matching job)");
-    const ingest = await measureIngest(stack, sizes);
-    results["ingest_events_per_s"] = round(ingest.bulk);
-    results["ingest_single_events_per_s"] = round(ingest.single);
+    if (!args.rssOnly) await measureThroughput(stack, sizes, postgres.pgStatStatements, results);
 
     progress(`7. server RSS with ${sizes.waitingForRss} runs waiting`);
     const rss = await measureRss(stack, sizes);
     results["rss_mb_10k_waiting"] = round(rss.waiting);
     results["rss_mb_idle"] = round(rss.idle);
     results["rss_waiting_runs"] = rss.count;
+    results["server_cpu_s_rss_phase"] = round(rss.cpu, 2);
+    results["server_cpu_s"] = round(cpuSeconds(stack.server.pid), 2);
+    if (rss.memory) results["server_memory_mb"] = rss.memory;
+    if (rss.memoryIdle) results["server_memory_mb_idle"] = rss.memoryIdle;
+    if (args.settleS > 0) {
+      for (let waited = 0; waited < args.settleS; waited += 5) {
+        await sleep(Math.min(5, args.settleS - waited) * 1000);
+        progress(`memory: server RSS ${rssMb(stack.server.pid).toFixed(1)} MB, ${Math.min(waited + 5, args.settleS)} s after`);
+      }
+      results["rss_mb_waiting_settled"] = round(rssMb(stack.server.pid));
+      results["rss_settle_s"] = args.settleS;
+      progress(`memory: server RSS ${String(results["rss_mb_waiting_settled"])} MB after ${args.settleS} s more`);
+    }
 
     const ratio = (a: unknown, b: unknown): number => (typeof a === "number" && typeof b === "number" && b > 0 ? round(a / b, 2) : Number.NaN);
     results["ratio_runs_vs_dbos"] = ratio(results["runs_per_s"], results["dbos_runs_per_s"]);
     results["ratio_steps_vs_dbos"] = ratio(results["steps_per_s"], results["dbos_steps_per_s"]);
-    if (steps.statements) results["pg_stat_statements_steps_phase"] = steps.statements;
   } finally {
     if (stack) {
       await stack.db.end().catch(() => undefined);
