@@ -124,7 +124,7 @@ describe("the wake-up thread", () => {
     const waker = new Waker(connectionSettings(pool)!, (r) => results.push(...r), () => undefined, log);
     wakers.push(waker);
     waker.warm();
-    await until(async () => waker.available, (ok) => ok, "the wake-up thread to start", 15_000);
+    await until(async () => waker.ready, (ok) => ok, "the wake-up thread to start", 15_000);
     return { waker, results };
   }
 
@@ -203,6 +203,20 @@ describe("the wake-up thread", () => {
     const resumed = await Promise.all(ids.map(async (id) => (await eventsOf(pool, id)).find((e) => e.type === "run.resumed")!));
     // one transaction
     expect(resumed[0]!.xmin, JSON.stringify(results)).toBe(resumed[1]!.xmin);
+  });
+
+  it("reports a statement it cannot commit (no database) as an error, so the dispatcher ends that wait itself", async () => {
+    const runId = waiting[5]!;
+    const state = await suspended(runId);
+    const results: WakeResult[] = [];
+    const waker = new Waker({ connectionString: "postgres://nobody:x@127.0.0.1:1/none", connectionTimeoutMillis: 2_000 }, (r) => results.push(...r), () => undefined, log);
+    wakers.push(waker);
+    waker.warm();
+    await until(async () => waker.ready, (ok) => ok, "the wake-up thread to start", 15_000);
+    waker.arm(runId, 3, new Date(), resumeStatement(ctx, state, state.run.resume_at!)!);
+    const [result] = await until(async () => results, (r) => r.length > 0, "the statement to be tried", 20_000);
+    expect(result).toMatchObject({ runId, token: 3, outcome: "error" });
+    expect((await eventsOf(pool, runId)).map((e) => e.type)).not.toContain("run.resumed");
   });
 
   it("reads a run afresh when the state read ahead went stale, and resumes it only while it waits", async () => {

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The wake-up thread of a Baton dispatcher (started by `waker.ts`). The main thread prepares, ahead of time,
- * the one statement that ends a run's wait; this thread holds the timer and commits that statement on a connection
+ * the one statement that ends a run's wait; this thread holds the timer and commits that statement on connections
  * of its own the moment the wait is due, so waits end on time even while the main event loop is saturated (its
  * timers then fire hundreds of ms late). Plain JavaScript and `pg` only: no TypeScript loader runs in this thread.
  *
@@ -23,32 +23,26 @@ if (!port) throw new Error("wake-thread.mjs runs as a worker thread");
 /** @type {pg.ClientConfig} */
 const connection = workerData.connection;
 
-/** @type {pg.Client | undefined} */
-let client;
-/** @type {Promise<pg.Client> | undefined} */
-let connecting;
+/**
+ * Connections of this thread: a few, so a statement that comes due while another is committing (a commit waits for
+ * its WAL flush, several ms under load) goes out at once instead of queueing behind it.
+ */
+const CONNECTIONS = 3;
+// kept open while the thread runs (it stops after a while without waits): opening one costs a few ms of this thread
+const pool = new pg.Pool({ ...connection, max: CONNECTIONS, idleTimeoutMillis: 0 });
+// a connection that breaks while idle is replaced on demand; the error must not end the thread
+pool.on("error", () => undefined);
 let stopped = false;
+let warming = false;
 
-/** The connection of this thread, (re)opened on demand. */
-function connected() {
-  if (client) return Promise.resolve(client);
-  connecting ??= (async () => {
-    const c = new pg.Client(connection);
-    c.on("error", () => {
-      if (client === c) client = undefined;
-    });
-    try {
-      await c.connect();
-    } catch (error) {
-      c.end().catch(() => undefined);
-      throw error;
-    }
-    client = c;
-    return c;
-  })().finally(() => {
-    connecting = undefined;
+/** Opens the connections ahead of the first wait due. */
+function warmConnections() {
+  if (warming || pool.totalCount >= CONNECTIONS) return;
+  warming = true;
+  void Promise.all(Array.from({ length: CONNECTIONS - pool.totalCount }, () => pool.connect().catch(() => undefined))).then((clients) => {
+    for (const c of clients) c?.release();
+    warming = false;
   });
-  return connecting;
 }
 
 /**
@@ -60,7 +54,6 @@ const armed = new Map();
 /** @type {Armed[]} */
 let firing = [];
 let flushScheduled = false;
-let flushing = false;
 
 /** Prepared statement names by text (the resume statements of all runs share a few shapes). */
 const names = new Map();
@@ -85,7 +78,7 @@ function fire(entry) {
   }
   armed.delete(entry.runId);
   firing.push(entry);
-  if (!flushScheduled && !flushing) {
+  if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(() => void flush());
   }
@@ -115,43 +108,21 @@ function combined(entries, iso) {
 /**
  * Commits the resumptions that came due, those with the same text combined into one statement; a combined statement
  * that fails is retried one run at a time, so each succeeds or fails on its own. The commit time of each is the moment
- * its statement is sent.
+ * its statement is sent. Passes run concurrently, on the thread's connections.
  */
 async function flush() {
   flushScheduled = false;
-  flushing = true;
-  try {
-    await flushOnce();
-  } finally {
-    flushing = false;
-  }
-  // statements that came due meanwhile
-  if (firing.length && !flushScheduled) {
-    flushScheduled = true;
-    setImmediate(() => void flush());
-  }
-}
-
-/** One pass of {@link flush}. */
-async function flushOnce() {
   const batch = firing;
   firing = [];
   if (!batch.length) return;
   /** @type {Array<{ runId: string, token: number, outcome: string, at: number, message?: string }>} */
   const results = [];
-  /** @type {pg.Client | undefined} */
-  let db;
-  try {
-    db = await connected();
-  } catch (error) {
-    for (const e of batch) results.push({ runId: e.runId, token: e.token, outcome: "error", at: Date.now(), message: String(error) });
-  }
   /** @param {Armed} e */
   const alone = async (e) => {
     const now = new Date();
     const values = e.params.map((p) => String(p).split(e.placeholder).join(now.toISOString()));
     try {
-      await /** @type {pg.Client} */ (db).query({ name: nameOf(e.sql), text: e.sql, values });
+      await pool.query({ name: nameOf(e.sql), text: e.sql, values });
       results.push({ runId: e.runId, token: e.token, outcome: "resumed", at: now.getTime() });
     } catch (error) {
       const pgError = /** @type {{ code?: string, constraint?: string, message?: string }} */ (error);
@@ -159,27 +130,22 @@ async function flushOnce() {
       results.push({ runId: e.runId, token: e.token, outcome: conflict ? "conflict" : "error", at: now.getTime(), message: pgError.message });
     }
   };
-  if (db) {
-    /** @type {Map<string, Armed[]>} */
-    const byText = new Map();
-    for (const e of batch) byText.set(e.sql, [...(byText.get(e.sql) ?? []), e]);
-    for (const group of byText.values()) {
-      for (let k = 0; k < group.length; k += MAX_COMBINED) {
-        const chunk = group.slice(k, k + MAX_COMBINED);
-        if (chunk.length === 1) {
-          await alone(chunk[0]);
-          continue;
-        }
-        const now = new Date();
-        try {
-          await db.query(combined(chunk, now.toISOString()));
-          for (const e of chunk) results.push({ runId: e.runId, token: e.token, outcome: "resumed", at: now.getTime() });
-        } catch {
-          for (const e of chunk) await alone(e);
-        }
+  /** @type {Map<string, Armed[]>} */
+  const byText = new Map();
+  for (const e of batch) byText.set(e.sql, [...(byText.get(e.sql) ?? []), e]);
+  const chunks = [...byText.values()].flatMap((group) => Array.from({ length: Math.ceil(group.length / MAX_COMBINED) }, (_, k) => group.slice(k * MAX_COMBINED, (k + 1) * MAX_COMBINED)));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      if (chunk.length === 1) return await alone(chunk[0]);
+      const now = new Date();
+      try {
+        await pool.query(combined(chunk, now.toISOString()));
+        for (const e of chunk) results.push({ runId: e.runId, token: e.token, outcome: "resumed", at: now.getTime() });
+      } catch {
+        for (const e of chunk) await alone(e);
       }
-    }
-  }
+    }),
+  );
   if (!stopped) port?.postMessage({ type: "fired", results });
 }
 
@@ -193,8 +159,7 @@ port.on("message", (/** @type {any} */ m) => {
       const entry = { runId: m.runId, token: m.token, at: m.at, sql: m.sql, params: m.params, placeholder: m.placeholder };
       armed.set(m.runId, entry);
       entry.timer = setTimeout(() => fire(entry), Math.max(0, m.at - Date.now()));
-      // open the connection before the first wait is due
-      connected().catch(() => undefined);
+      warmConnections();
       break;
     }
     case "disarm": {
@@ -207,9 +172,10 @@ port.on("message", (/** @type {any} */ m) => {
       stopped = true;
       for (const e of armed.values()) if (e.timer) clearTimeout(e.timer);
       armed.clear();
-      const c = client;
-      client = undefined;
-      void (c ? c.end().catch(() => undefined) : Promise.resolve()).then(() => port.close());
+      void pool
+        .end()
+        .catch(() => undefined)
+        .then(() => port.close());
       break;
     }
   }

@@ -23,7 +23,7 @@ export interface WakeResult {
   readonly message?: string;
 }
 
-/** Heap limits of the wake-up thread: it holds timers, prepared statements and one connection (MB). */
+/** Heap limits of the wake-up thread: it holds timers, prepared statements and a few connections (MB). */
 const THREAD_LIMITS = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2, codeRangeSizeMb: 4, stackSizeMb: 1 };
 /** The thread stops after this long without any wait to end, and starts again on demand (ms). */
 const IDLE_STOP_MS = 10_000;
@@ -33,12 +33,13 @@ const IDLE_STOP_MS = 10_000;
  * connection, away from the main event loop, whose timers fire late while it is saturated. The thread runs only while
  * there are waits to end: {@link warm} starts it, and it stops after {@link IDLE_STOP_MS} without any.
  *
- * Optional by design: while the thread is starting, or when it cannot start, {@link available} is false and the
- * dispatcher ends waits itself; when it dies holding statements, `onLost` gets their runs back.
+ * Optional by design: statements are accepted from the moment the thread starts ({@link available}) but it serves
+ * them only once {@link ready} (tens of ms later, more on a loaded machine), so a caller keeps its own timer until
+ * then; when the thread cannot start, or dies holding statements, `onLost` gets their runs back.
  */
 export class Waker {
   private worker: Worker | undefined;
-  private ready = false;
+  private isReady = false;
   private stopped = false;
   /** the thread failed before it was ever ready: not started again */
   private broken = false;
@@ -47,7 +48,7 @@ export class Waker {
   private readonly held = new Map<string, number>();
 
   /**
-   * @param connection the pool's connection settings (the thread opens one connection with them)
+   * @param connection the pool's connection settings (the thread opens its few connections with them)
    * @param onFired called with the outcome of statements that came due together
    * @param onLost called when the thread dies, with the runs whose statements it still held
    */
@@ -58,14 +59,19 @@ export class Waker {
     private readonly log: Logger,
   ) {}
 
-  /** Whether {@link arm} is accepted now: the thread is up. */
+  /** Whether {@link arm} is accepted now: the thread is started (statements wait for it to be {@link ready}). */
   get available(): boolean {
-    return this.ready && !this.stopped;
+    return this.worker !== undefined && !this.stopped;
+  }
+
+  /** Whether the thread is up, its timers running: a statement armed now is committed on time. */
+  get ready(): boolean {
+    return this.isReady && this.available;
   }
 
   /**
    * Starts the thread unless it runs (or cannot run), and keeps it for {@link IDLE_STOP_MS} more at least: call it as
-   * soon as a wait is known to come (the thread is {@link available} tens of ms after it starts).
+   * soon as a wait is known to come (the thread is {@link ready} tens of ms after it starts).
    */
   warm(): void {
     if (this.stopped || this.broken) return;
@@ -91,7 +97,7 @@ export class Waker {
     worker.on("message", (m: { type: string; results?: WakeResult[] }) => {
       if (this.worker !== worker) return;
       if (m.type === "ready") {
-        this.ready = true;
+        this.isReady = true;
         this.idleLater();
       } else if (m.type === "fired" && m.results) {
         for (const r of m.results) if (this.held.get(r.runId) === r.token) this.held.delete(r.runId);
@@ -140,7 +146,7 @@ export class Waker {
     const worker = this.worker;
     if (!worker) return;
     this.worker = undefined;
-    this.ready = false;
+    this.isReady = false;
     const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
     worker.postMessage({ type: "stop" });
     const timer = setTimeout(() => void worker.terminate(), 2_000);
@@ -150,9 +156,9 @@ export class Waker {
 
   private lost(worker: Worker, error: Error): void {
     if (this.worker !== worker) return; // halted on purpose
-    if (!this.ready) this.broken = true;
+    if (!this.isReady) this.broken = true;
     this.worker = undefined;
-    this.ready = false;
+    this.isReady = false;
     this.log.warn({ err: error }, this.broken ? "no wake-up thread; waits end on the main thread" : "wake-up thread stopped; it starts again on demand");
     const runIds = [...this.held.keys()];
     this.held.clear();

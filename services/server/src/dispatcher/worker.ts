@@ -206,6 +206,12 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
   const fireAt = (runId: string, arming: Arming): void => {
     const timer = setTimeout(() => {
       if (armings.get(runId) !== arming) return;
+      if (arming.handedOver) {
+        if (waker?.ready) return; // the thread ends it
+        // handed over while the thread was starting, and it is not up yet: ended here instead
+        waker?.disarm(runId);
+        arming.handedOver = false;
+      }
       if (arming.reading) {
         arming.dueWhileReading = true; // no second read: the one in flight serves
         return;
@@ -219,7 +225,10 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
   const onWoken = (results: readonly WakeResult[]): void => {
     for (const r of results) {
       const current = armings.get(r.runId)?.token === r.token;
-      if (current) armings.delete(r.runId);
+      if (current) {
+        armings.delete(r.runId);
+        ahead.delete(r.runId);
+      }
       if (r.outcome === "resumed") dispatchResumed(r.runId);
       else if (current) endWait(r.runId); // changed since it was read (or the thread's statement failed): read afresh
     }
@@ -229,6 +238,7 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
       const arming = armings.get(runId);
       if (!arming?.handedOver) continue;
       arming.handedOver = false;
+      clearTimeout(arming.timer);
       fireAt(runId, arming);
     }
   };
@@ -249,12 +259,15 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     const settle = (id: string, arming: Arming, state: SuspendedRun | null): void => {
       arming.reading = false;
       const statement = state && waker?.available ? resumeStatement(ctx, state, arming.at) : undefined;
-      if (waker && statement) {
-        // due or not yet: the thread commits it at its time (at once when that has passed)
-        clearTimeout(arming.timer);
+      if (waker && statement && (waker.ready || !arming.dueWhileReading)) {
+        // due or not yet: the thread commits it at its time (at once when that has passed); while the thread is still
+        // starting, this process's timer stays armed and ends the wait itself if the thread is not up by then
         arming.handedOver = true;
         waker.arm(id, arming.token, arming.at, statement);
-        return;
+        if (waker.ready) {
+          clearTimeout(arming.timer);
+          return;
+        }
       }
       ahead.set(id, state);
       if (arming.dueWhileReading) {
@@ -351,6 +364,9 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     concurrency: ctx.config.workerConcurrency,
     noHandleSignals: true,
     pollInterval: POLL_INTERVAL_MS,
+    // one poll per interval for the whole process (the pool fetches jobs in batches), not one per worker loop: idle,
+    // 32 loops would cost 32 read transactions a second
+    preset: { worker: { localQueue: { size: ctx.config.workerConcurrency + 1 } } },
     taskList,
     logger: new GraphileLogger(() => (level, message, meta) => {
       if (level === "error") graphileLog.error(meta ?? {}, message);
