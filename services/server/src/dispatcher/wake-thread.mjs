@@ -9,7 +9,8 @@
  * `placeholder` timestamp, replaced here by the real time at which it is committed. Each event insert expects the
  * run's stream version, so a run that changed meanwhile fails the statement whole (nothing is written).
  *
- * In:  {type: "arm", runId, token, at (epoch ms), sql, params, placeholder} | {type: "disarm", runId} | {type: "stop"}
+ * In:  {type: "arm", runId, token, at (epoch ms), textId, sql (the first time a textId is sent), params, placeholder}
+ *      | {type: "disarm", runId} | {type: "stop"}
  * Out: {type: "ready"} | {type: "fired", results: [{runId, token, outcome: "resumed" | "conflict" | "error", at, message?}]}
  * (`at`: the commit time used, epoch ms)
  */
@@ -51,6 +52,8 @@ function warmConnections() {
  */
 /** @type {Map<string, Armed>} */
 const armed = new Map();
+/** Statement texts by id (sent once each). @type {Map<number, string>} */
+const texts = new Map();
 /** @type {Armed[]} */
 let firing = [];
 let flushScheduled = false;
@@ -89,18 +92,16 @@ const MAX_COMBINED = 64;
 
 /**
  * The statements of several runs with the same text as one: each parameter is a JSON array of records (events,
- * projection rows; see `buildStatement`), so their arrays are concatenated, the events' `i` (their order within the
- * statement) renumbered. One transaction: if it fails, none is written.
+ * projection rows; see `buildStatement`), so their arrays are concatenated, as text. The events keep their `i` (their
+ * order within their own run's statement), so each run's events are still inserted in order. One transaction: if it
+ * fails, none is written.
  * @param {Armed[]} entries
  * @param {string} iso the commit time
  */
 function combined(entries, iso) {
   const values = entries[0].params.map((_, i) => {
-    const records = entries.flatMap((e) => JSON.parse(String(e.params[i]).split(e.placeholder).join(iso)));
-    records.forEach((r, n) => {
-      if (r && typeof r === "object" && typeof r.i === "number") r.i = n;
-    });
-    return JSON.stringify(records);
+    const items = entries.map((e) => String(e.params[i]).split(e.placeholder).join(iso).trim().slice(1, -1).trim()).filter((x) => x.length);
+    return `[${items.join(",")}]`;
   });
   return { name: nameOf(entries[0].sql), text: entries[0].sql, values };
 }
@@ -156,7 +157,8 @@ port.on("message", (/** @type {any} */ m) => {
       const previous = armed.get(m.runId);
       if (previous?.timer) clearTimeout(previous.timer);
       /** @type {Armed} */
-      const entry = { runId: m.runId, token: m.token, at: m.at, sql: m.sql, params: m.params, placeholder: m.placeholder };
+      if (m.sql !== undefined) texts.set(m.textId, m.sql);
+      const entry = { runId: m.runId, token: m.token, at: m.at, sql: texts.get(m.textId) ?? "", params: m.params, placeholder: m.placeholder };
       armed.set(m.runId, entry);
       entry.timer = setTimeout(() => fire(entry), Math.max(0, m.at - Date.now()));
       warmConnections();

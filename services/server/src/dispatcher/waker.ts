@@ -26,7 +26,9 @@ export interface WakeResult {
 /** Heap limits of the wake-up thread: it holds timers, prepared statements and a few connections (MB). */
 const THREAD_LIMITS = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2, codeRangeSizeMb: 4, stackSizeMb: 1 };
 /** The thread stops after this long without any wait to end, and starts again on demand (ms). */
-const IDLE_STOP_MS = 10_000;
+const IDLE_STOP_MS = 5_000;
+/** Most statements the thread holds at once (a few kB each); waits beyond are ended by the dispatcher itself. */
+const MAX_HELD = 2_000;
 
 /**
  * The wake-up thread of a dispatcher (`wake-thread.mjs`): commits prepared statements at their due time on its own
@@ -46,6 +48,8 @@ export class Waker {
   private idleTimer: NodeJS.Timeout | undefined;
   /** runId -> the token armed, while the thread holds it */
   private readonly held = new Map<string, number>();
+  /** ids of the statement texts the current thread has been sent (runs share a few texts) */
+  private textIds = new Map<string, number>();
 
   /**
    * @param connection the pool's connection settings (the thread opens its few connections with them)
@@ -59,14 +63,17 @@ export class Waker {
     private readonly log: Logger,
   ) {}
 
-  /** Whether {@link arm} is accepted now: the thread is started (statements wait for it to be {@link ready}). */
+  /**
+   * Whether {@link arm} is accepted now: the thread is started (statements wait for it to be {@link ready}) and holds
+   * fewer than {@link MAX_HELD}.
+   */
   get available(): boolean {
-    return this.worker !== undefined && !this.stopped;
+    return this.worker !== undefined && !this.stopped && this.held.size < MAX_HELD;
   }
 
   /** Whether the thread is up, its timers running: a statement armed now is committed on time. */
   get ready(): boolean {
-    return this.isReady && this.available;
+    return this.isReady && this.worker !== undefined && !this.stopped;
   }
 
   /**
@@ -93,6 +100,7 @@ export class Waker {
       return;
     }
     this.worker = worker;
+    this.textIds = new Map();
     worker.unref();
     worker.on("message", (m: { type: string; results?: WakeResult[] }) => {
       if (this.worker !== worker) return;
@@ -114,7 +122,14 @@ export class Waker {
     if (!this.available) throw new Error("the wake-up thread is not available");
     clearTimeout(this.idleTimer);
     this.held.set(runId, token);
-    this.worker!.postMessage({ type: "arm", runId, token, at: at.getTime(), sql: statement.sql, params: statement.params, placeholder: statement.placeholder });
+    let textId = this.textIds.get(statement.sql);
+    const first = textId === undefined;
+    if (textId === undefined) {
+      textId = this.textIds.size;
+      this.textIds.set(statement.sql, textId);
+    }
+    // each text crosses once (messages arrive in order)
+    this.worker!.postMessage({ type: "arm", runId, token, at: at.getTime(), textId, ...(first ? { sql: statement.sql } : {}), params: statement.params, placeholder: statement.placeholder });
   }
 
   /** Drops the statement armed for a run (it may already be committing: its result still comes back). */
