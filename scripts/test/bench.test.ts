@@ -23,6 +23,8 @@ const KEYS = [
   "ratio_steps_vs_dbos",
   "start_latency_ms_p50",
   "start_latency_ms_p99",
+  "first_task_latency_ms_p50",
+  "first_task_latency_ms_p99",
   "wait_lateness_ms_p50",
   "wait_lateness_ms_p99",
   "ingest_events_per_s",
