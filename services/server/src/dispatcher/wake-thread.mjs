@@ -36,7 +36,7 @@ pool.on("error", () => undefined);
 let stopped = false;
 let warming = false;
 
-/** Opens the connections ahead of the first wait due. */
+/** Opens the connections (again, after a failure) ahead of the waits due. */
 function warmConnections() {
   if (warming || pool.totalCount >= CONNECTIONS) return;
   warming = true;
@@ -183,3 +183,4 @@ port.on("message", (/** @type {any} */ m) => {
   }
 });
 port.postMessage({ type: "ready" });
+warmConnections();

@@ -36,7 +36,7 @@ const MAX_HELD = 2_000;
  * there are waits to end: {@link warm} starts it, and it stops after {@link IDLE_STOP_MS} without any.
  *
  * Optional by design: statements are accepted from the moment the thread starts ({@link available}) but it serves
- * them only once {@link ready} (tens of ms later, more on a loaded machine), so a caller keeps its own timer until
+ * them only once {@link ready} (about 100 ms later, more on a loaded machine), so a caller keeps its own timer until
  * then; when the thread cannot start, or dies holding statements, `onLost` gets their runs back.
  */
 export class Waker {

@@ -206,12 +206,9 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
   const fireAt = (runId: string, arming: Arming): void => {
     const timer = setTimeout(() => {
       if (armings.get(runId) !== arming) return;
-      if (arming.handedOver) {
-        if (waker?.ready) return; // the thread ends it
-        // handed over while the thread was starting, and it is not up yet: ended here instead
-        waker?.disarm(runId);
-        arming.handedOver = false;
-      }
+      // handed over while the thread was starting and it is not up yet: ended here too (whichever commits first
+      // wins; the other's append conflicts)
+      if (arming.handedOver && waker?.ready) return; // the thread ends it
       if (arming.reading) {
         arming.dueWhileReading = true; // no second read: the one in flight serves
         return;
@@ -261,7 +258,7 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
       const statement = state && waker?.available ? resumeStatement(ctx, state, arming.at) : undefined;
       if (waker && statement && (waker.ready || !arming.dueWhileReading)) {
         // due or not yet: the thread commits it at its time (at once when that has passed); while the thread is still
-        // starting, this process's timer stays armed and ends the wait itself if the thread is not up by then
+        // starting, this process's timer stays armed and ends the wait too if the thread is not up by then
         arming.handedOver = true;
         waker.arm(id, arming.token, arming.at, statement);
         if (waker.ready) {
