@@ -32,7 +32,7 @@ const MAX_HELD = 2_000;
 
 /**
  * The wake-up thread of a dispatcher (`wake-thread.mjs`): commits prepared statements at their due time on its own
- * connection, away from the main event loop, whose timers fire late while it is saturated. The thread runs only while
+ * connections, away from the main event loop, whose timers fire late while it is saturated. The thread runs only while
  * there are waits to end: {@link warm} starts it, and it stops after {@link IDLE_STOP_MS} without any.
  *
  * Optional by design: statements are accepted from the moment the thread starts ({@link available}) but it serves
@@ -139,7 +139,7 @@ export class Waker {
     this.idleLater();
   }
 
-  /** Stops the thread for good (closing its connection); statements it still holds are left to the runs' jobs. */
+  /** Stops the thread for good (closing its connections); statements it still holds are left to the runs' jobs. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.idleTimer);
@@ -156,7 +156,7 @@ export class Waker {
     this.idleTimer.unref();
   }
 
-  /** Ends the current thread, if any (it closes its connection first; terminated if that takes over 2 s). */
+  /** Ends the current thread, if any (it closes its connections first; terminated if that takes over 2 s). */
   private async halt(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
