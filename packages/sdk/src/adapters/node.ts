@@ -34,17 +34,7 @@ export async function toFetchRequest(req: NodeRequestLike, bodyOverride?: string
   const url = new URL(req.url ?? "/", `http://${host}`);
   const method = req.method ?? "GET";
   let body: Uint8Array | string | undefined = bodyOverride;
-  if (body === undefined && method !== "GET" && method !== "HEAD") {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      const buffer = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
-      size += buffer.length;
-      if (size > MAX_BODY_BYTES) throw new Error(`Request body over ${MAX_BODY_BYTES} bytes`);
-      chunks.push(buffer);
-    }
-    body = Buffer.concat(chunks);
-  }
+  if (body === undefined && method !== "GET" && method !== "HEAD") body = await readNodeBody(req);
   const init: RequestInit = { method, headers, ...(signal ? { signal } : {}) };
   if (body !== undefined && method !== "GET" && method !== "HEAD") init.body = body as BodyInit;
   return new Request(url, init);

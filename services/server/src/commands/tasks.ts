@@ -264,7 +264,7 @@ interface TaskContext {
  * Task keys and ids a message's Baton reports name: started tasks' keys, and the ids of parents and completed tasks
  * that are not started in this same message (those are new by design).
  */
-function reportRefs(reports: TaskReportBody): { keys: string[]; ids: string[] } {
+function reportRefs(reports: TaskReportBody, parentId?: string): { keys: string[]; ids: string[] } {
   const keys: string[] = [];
   const startedIds = new Set<string>();
   const ids: string[] = [];
@@ -274,6 +274,8 @@ function reportRefs(reports: TaskReportBody): { keys: string[]; ids: string[] } 
     startedIds.add(s.id);
   }
   for (const c of reports.completedTasks ?? []) if (!startedIds.has(c.id)) ids.push(c.id);
+  // the parent of a task created along with the reports
+  if (parentId && !startedIds.has(parentId)) ids.push(parentId);
   return { keys, ids };
 }
 
@@ -341,15 +343,18 @@ export function applyTaskReports(ctx: CommandContext, uow: UnitOfWork, run: RunR
 
 /**
  * A canceled run's reports: tasks the endpoint started before it heard of the cancel did run, so they are recorded
- * (audit keeps them) and canceled at once; completions are ignored, as for every task of a canceled run.
+ * (audit keeps them) and canceled at once, in one commit; completions are ignored, as for every task of a canceled run.
  */
-function recordOnCanceledRun(uow: UnitOfWork, run: RunRow, reports: TaskReportBody, metadata: EventMetadata): void {
+async function recordOnCanceledRun(ctx: CommandContext, run: RunRow, tasks: readonly TaskRow[], reports: TaskReportBody, metadata: EventMetadata): Promise<void> {
+  if (!reports.startedTasks?.length) return;
+  const uow = new UnitOfWork(stateWithRun(run, tasks));
   const before = new Set(uow.state.tasks.keys());
   applyStartedTasks(uow, run, reports.startedTasks, metadata);
   for (const t of [...uow.state.tasks.values()]) {
     if (before.has(t.id) || t.status !== "RUNNING") continue;
     uow.append(run.id, uow.state.runs.get(run.id)!.version, [{ type: "task.canceled", data: { taskId: t.id } }], metadata);
   }
+  if (!uow.isEmpty) await uow.commit(ctx.pool);
 }
 
 /**
@@ -371,20 +376,14 @@ export async function createTask(
 ): Promise<ServerTask> {
   if (body.callback?.enabled) throw new ApiError("validation_failed", "callback tasks (io.waitForRequest/waitForEvent) are not supported by Baton yet", [{ path: "callback", message: "not supported" }]);
   if (body.operation) throw new ApiError("validation_failed", `background operation "${body.operation}" is not supported by Baton yet`, [{ path: "operation", message: "not supported" }]);
-  const refs = reportRefs(body);
-  const startedIds = new Set((body.startedTasks ?? []).map((t) => t.id));
-  if (body.parentId && !startedIds.has(body.parentId)) refs.ids.push(body.parentId);
+  const refs = reportRefs(body, body.parentId);
   refs.keys.push(idempotencyKey);
   return await retryOnConflict(async () => {
     const tc = await loadTaskContext(ctx, env, runId, refs.keys, refs.ids);
     const run = tc.run;
     if (!run) throw notFound(`run ${runId}`);
     if (run.status === "CANCELED") {
-      if (body.startedTasks?.length) {
-        const uow = new UnitOfWork(stateWithRun(run, tc.tasks));
-        recordOnCanceledRun(uow, run, body, metadata);
-        if (!uow.isEmpty) await uow.commit(ctx.pool);
-      }
+      await recordOnCanceledRun(ctx, run, tc.tasks, body, metadata);
       return canceledTask(body, idempotencyKey);
     }
     const uow = new UnitOfWork(stateWithRun(run, tc.tasks));
@@ -436,11 +435,7 @@ export async function reportTasks(
     const run = tc.run;
     if (!run) throw notFound(`run ${runId}`);
     if (run.status === "CANCELED") {
-      if (body.startedTasks?.length) {
-        const uow = new UnitOfWork(stateWithRun(run, tc.tasks));
-        recordOnCanceledRun(uow, run, body, metadata);
-        if (!uow.isEmpty) await uow.commit(ctx.pool);
-      }
+      await recordOnCanceledRun(ctx, run, tc.tasks, body, metadata);
       return { runStatus: run.status };
     }
     if (run.status !== "EXECUTING" && body.startedTasks?.length) {
