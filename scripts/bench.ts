@@ -13,6 +13,8 @@
  *   --waiting <n>                 runs waiting for metric 7 (default 10,000; 1,000 with --quick)
  *   --settle <s>                  metric 7 also reads the RSS again after <s> more seconds (`rss_mb_waiting_settled`)
  *   --out <file>                  where to write the JSON (default bench-results/latest.json)
+ *   --only runs                   only metric 1 (with its CPU split by process), no peers: for profiling iterations
+ *   --runs <n>                    one-task runs per repetition of metric 1 (default 1,500; 300 with --quick)
  *
  * The server runs as `npm run server` runs it: `dist/server.js` (built first by scripts/build.mjs) on node with the node
  * flags of package.json's "server" script, plus `bench/memory-probe.mjs` (answers SIGUSR2 with a memory breakdown).
@@ -278,6 +280,39 @@ function rssMb(pid: number): number {
   return kb ? Number(kb) / 1024 : Number.NaN;
 }
 
+/** Postgres's processes: the postmaster (parent of `backendPid`) and all its children. */
+function postgresPids(backendPid: number): number[] {
+  const ppidOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+  try {
+    const postmaster = ppidOf(backendPid);
+    const children = readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          return ppidOf(pid) === postmaster;
+        } catch {
+          return false;
+        }
+      });
+    return [postmaster, ...children];
+  } catch {
+    return [];
+  }
+}
+
+/** CPU seconds used so far by the server, the endpoint, Postgres (all its processes) and this bench process. */
+async function cpuSplit(stack: Stack): Promise<Record<"server" | "endpoint" | "postgres" | "bench", number>> {
+  const { rows } = await stack.db.query<{ pid: number }>("select pg_backend_pid() as pid");
+  const usage = process.cpuUsage();
+  return {
+    server: cpuSeconds(stack.server.pid),
+    endpoint: cpuSeconds(stack.endpoint.pid),
+    postgres: postgresPids(rows[0]!.pid).reduce((sum, pid) => sum + (cpuSeconds(pid) || 0), 0),
+    bench: (usage.user + usage.system) / 1e6,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Postgres
 
@@ -462,11 +497,19 @@ function commitsPerTask(
 // ---------------------------------------------------------------------------------------------------------------
 // the metrics
 
-async function measureRuns(stack: Stack, sizes: Sizes): Promise<number[]> {
+async function measureRuns(
+  stack: Stack,
+  sizes: Sizes,
+  pgStatStatements: boolean,
+): Promise<{ runsPerS: number[]; cpuMsPerRun: Record<string, number>; statements: unknown }> {
+  let statements: unknown;
   const results: number[] = [];
+  const cpuMs: Record<string, number[]> = {};
   // warm-up: connections, JIT, plans
   await runBatch(stack, { jobSlug: BENCH_JOBS.one, event: BENCH_EVENTS.one, count: Math.min(50, sizes.runsOne), clientConcurrency: 8, timeoutMs: 120_000, label: "warm-up" });
   for (let rep = 0; rep < sizes.reps; rep++) {
+    if (rep === 0 && pgStatStatements) await stack.db.query("select pg_stat_statements_reset()");
+    const cpuBefore = await cpuSplit(stack);
     const { seconds } = await runBatch(stack, {
       jobSlug: BENCH_JOBS.one,
       event: BENCH_EVENTS.one,
@@ -475,10 +518,21 @@ async function measureRuns(stack: Stack, sizes: Sizes): Promise<number[]> {
       timeoutMs: 600_000,
       label: `runs/s rep ${rep + 1}/${sizes.reps}`,
     });
+    const cpuAfter = await cpuSplit(stack);
+    if (rep === 0 && pgStatStatements) statements = await topStatements(stack.db);
+    const split = Object.fromEntries(
+      Object.entries(cpuAfter).map(([k, v]) => [k, ((v - cpuBefore[k as keyof typeof cpuBefore]) * 1000) / sizes.runsOne]),
+    );
+    for (const [k, v] of Object.entries(split)) (cpuMs[k] ??= []).push(v);
     results.push(sizes.runsOne / seconds);
-    progress(`runs/s rep ${rep + 1}: ${(sizes.runsOne / seconds).toFixed(1)} (${sizes.runsOne} one-task runs in ${seconds.toFixed(2)} s)`);
+    progress(
+      `runs/s rep ${rep + 1}: ${(sizes.runsOne / seconds).toFixed(1)} (${sizes.runsOne} one-task runs in ${seconds.toFixed(2)} s); ` +
+        `CPU ms per run: ${Object.entries(split)
+          .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+          .join(", ")}`,
+    );
   }
-  return results;
+  return { runsPerS: results, cpuMsPerRun: Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, round(median(v), 2)])), statements };
 }
 
 async function measureSteps(stack: Stack, sizes: Sizes, pgStatStatements: boolean): Promise<{ stepsPerS: number[]; commits: number[]; writes: number[]; statements: unknown }> {
@@ -686,11 +740,15 @@ async function memoryBreakdown(server: Child): Promise<Record<string, unknown> |
 let probeSeq = 0;
 
 /** Metrics 1 to 6 (everything but memory), written into `results`. */
-async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: boolean, results: Record<string, unknown>): Promise<void> {
+async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: boolean, results: Record<string, unknown>, only?: "runs"): Promise<void> {
   progress("1. runs/s");
-  const runs = await measureRuns(stack, sizes);
-  results["runs_per_s"] = round(median(runs));
-  results["runs_per_s_reps"] = runs.map((v) => round(v));
+  const runs = await measureRuns(stack, sizes, pgStatStatements);
+  results["runs_per_s"] = round(median(runs.runsPerS));
+  results["runs_per_s_reps"] = runs.runsPerS.map((v) => round(v));
+  // CPU per one-task run by process (ticks of 10 ms, so read it over a batch of hundreds of runs)
+  results["cpu_ms_per_run"] = runs.cpuMsPerRun;
+  if (runs.statements) results["pg_stat_statements_runs_phase"] = runs.statements;
+  if (only === "runs") return;
 
   progress("2. steps/s and 3. commits per task");
   const steps = await measureSteps(stack, sizes, pgStatStatements);
@@ -769,6 +827,8 @@ interface Args {
   rssOnly: boolean;
   waiting: number | undefined;
   settleS: number;
+  only: "runs" | undefined;
+  runs: number | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -785,7 +845,14 @@ function parseArgs(argv: readonly string[]): Args {
   const settleS = Number(value("--settle") ?? 0);
   if (!(Number.isFinite(settleS) && settleS >= 0)) throw new Error(`--settle needs seconds, got ${value("--settle")}`);
   const rssOnly = argv.includes("--rss-only");
-  return { mode, profile: argv.includes("--profile"), peers: !argv.includes("--no-peers") && !rssOnly, out, rssOnly, waiting, settleS };
+  const onlyArg = value("--only");
+  if (onlyArg !== undefined && onlyArg !== "runs") throw new Error(`--only takes "runs", got ${onlyArg}`);
+  const only = onlyArg;
+  const runsArg = value("--runs");
+  const runs = runsArg === undefined ? undefined : Number(runsArg);
+  if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw new Error(`--runs needs a positive integer, got ${runsArg}`);
+  const peers = !argv.includes("--no-peers") && !rssOnly && !only;
+  return { mode, profile: argv.includes("--profile"), peers, out, rssOnly, waiting, settleS, only, runs };
 }
 
 function table(results: Record<string, unknown>): string {
@@ -814,7 +881,7 @@ function table(results: Record<string, unknown>): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const sizes: Sizes = { ...SIZES[args.mode], ...(args.waiting ? { waitingForRss: args.waiting } : {}) };
+  const sizes: Sizes = { ...SIZES[args.mode], ...(args.waiting ? { waitingForRss: args.waiting } : {}), ...(args.runs ? { runsOne: args.runs } : {}) };
   progress(`mode ${args.mode}${args.rssOnly ? " (server RSS only)" : ""}${args.profile ? " with profiles" : ""}; ${os.cpus().length} CPUs, Node ${process.version}`);
   const postgres = await startBenchPostgres(progress);
   let stack: Stack | undefined;
@@ -853,25 +920,27 @@ async function main(): Promise<void> {
     stack = await startStack(postgres.url, sizes, args.profile);
     results["concurrency"] = sizes.concurrency;
 
-    if (!args.rssOnly) await measureThroughput(stack, sizes, postgres.pgStatStatements, results);
+    if (!args.rssOnly) await measureThroughput(stack, sizes, postgres.pgStatStatements, results, args.only);
 
-    progress(`7. server RSS with ${sizes.waitingForRss} runs waiting`);
-    const rss = await measureRss(stack, sizes);
-    results["rss_mb_10k_waiting"] = round(rss.waiting);
-    results["rss_mb_idle"] = round(rss.idle);
-    results["rss_waiting_runs"] = rss.count;
-    results["server_cpu_s_rss_phase"] = round(rss.cpu, 2);
-    results["server_cpu_s"] = round(cpuSeconds(stack.server.pid), 2);
-    if (rss.memory) results["server_memory_mb"] = rss.memory;
-    if (rss.memoryIdle) results["server_memory_mb_idle"] = rss.memoryIdle;
-    if (args.settleS > 0) {
-      for (let waited = 0; waited < args.settleS; waited += 5) {
-        await sleep(Math.min(5, args.settleS - waited) * 1000);
-        progress(`memory: server RSS ${rssMb(stack.server.pid).toFixed(1)} MB, ${Math.min(waited + 5, args.settleS)} s after`);
+    if (!args.only) {
+      progress(`7. server RSS with ${sizes.waitingForRss} runs waiting`);
+      const rss = await measureRss(stack, sizes);
+      results["rss_mb_10k_waiting"] = round(rss.waiting);
+      results["rss_mb_idle"] = round(rss.idle);
+      results["rss_waiting_runs"] = rss.count;
+      results["server_cpu_s_rss_phase"] = round(rss.cpu, 2);
+      results["server_cpu_s"] = round(cpuSeconds(stack.server.pid), 2);
+      if (rss.memory) results["server_memory_mb"] = rss.memory;
+      if (rss.memoryIdle) results["server_memory_mb_idle"] = rss.memoryIdle;
+      if (args.settleS > 0) {
+        for (let waited = 0; waited < args.settleS; waited += 5) {
+          await sleep(Math.min(5, args.settleS - waited) * 1000);
+          progress(`memory: server RSS ${rssMb(stack.server.pid).toFixed(1)} MB, ${Math.min(waited + 5, args.settleS)} s after`);
+        }
+        results["rss_mb_waiting_settled"] = round(rssMb(stack.server.pid));
+        results["rss_settle_s"] = args.settleS;
+        progress(`memory: server RSS ${String(results["rss_mb_waiting_settled"])} MB after ${args.settleS} s more`);
       }
-      results["rss_mb_waiting_settled"] = round(rssMb(stack.server.pid));
-      results["rss_settle_s"] = args.settleS;
-      progress(`memory: server RSS ${String(results["rss_mb_waiting_settled"])} MB after ${args.settleS} s more`);
     }
 
     const ratio = (a: unknown, b: unknown): number => (typeof a === "number" && typeof b === "number" && b > 0 ? round(a / b, 2) : Number.NaN);

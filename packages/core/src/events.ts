@@ -59,7 +59,17 @@ export const RunCreated = ev(
     rerunOf: z.string().nullable().optional(),
   }),
 );
-export const RunQueued = ev("run.queued", z.object({}));
+/**
+ * A run is queued for execution. `workerId`: the server process that holds it in its in-memory dispatch queue (no
+ * outbox job; recovery queues it again when that process dies or stops). `reason`: why a queued run was queued again.
+ */
+export const RunQueued = ev(
+  "run.queued",
+  z.object({
+    workerId: z.string().nullable().optional(),
+    reason: z.enum(["worker_lost", "worker_stopped"]).optional(),
+  }),
+);
 export const RunStarted = ev(
   "run.started",
   z.object({ workerId: z.string(), executionId: z.string(), isRetry: z.boolean() }),

@@ -4,8 +4,8 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { configFromEnv, ServerConfig } from "./config";
 import type { CommandContext } from "./commands/context";
-import { EndpointCache, RunCache } from "./commands/run-cache";
-import { listenForCancels } from "./dispatcher/cancel-listener";
+import { EndpointCache, JobsCache, RunCache } from "./commands/run-cache";
+import { listenForNotifications } from "./dispatcher/notifications";
 import { startDispatcher, type Dispatcher } from "./dispatcher/worker";
 import { createApp } from "./http/app";
 import { newId } from "./ids";
@@ -88,10 +88,11 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
     executionAborts: new Map(),
     runCache: new RunCache(),
     endpointCache: new EndpointCache(),
+    jobsCache: new JobsCache(),
   };
   const dispatcher: Dispatcher | undefined = config.dispatcher ? await startDispatcher(base) : undefined;
   const ctx = dispatcher?.ctx ?? base;
-  const cancels = dispatcher ? await listenForCancels(ctx) : undefined;
+  const notifications = await listenForNotifications(ctx);
   const traces: TraceExporter | undefined = options.tracerProvider
     ? startTraceExporter({ pool, tracerProvider: options.tracerProvider, log, intervalMs: options.traceExportIntervalMs })
     : undefined;
@@ -116,12 +117,14 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
     log,
     close() {
       closing ??= (async () => {
+        // the dispatcher first: it stops taking runs and waits for the executions in flight, whose endpoints still
+        // call this API (task reports, task routes) until they answer
+        await dispatcher?.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         });
-        await cancels?.stop();
-        await dispatcher?.stop();
+        await notifications.stop();
         await traces?.stop();
         closed = true;
         await pool.end();

@@ -1,9 +1,10 @@
 import type pg from "pg";
 import type { Logger } from "pino";
 import type { ServerConfig } from "../config";
+import type { Hangup } from "../endpoint-client";
 import { AppendConflictError } from "../event-store/store";
 import type { Environment } from "../keys";
-import type { EndpointCache, RunCache } from "./run-cache";
+import type { EndpointCache, JobsCache, RunCache } from "./run-cache";
 
 /** What every command needs: the pool, settings, environments by id, a logger, and this process's worker id. */
 export interface CommandContext {
@@ -18,11 +19,13 @@ export interface CommandContext {
    */
   readonly activeRuns: Map<string, boolean>;
   /** Aborts the in-flight `EXECUTE_JOB` request of each run this process executes (a cancel hangs it up). */
-  readonly executionAborts: Map<string, AbortController>;
+  readonly executionAborts: Map<string, Hangup>;
   /** Runs this process is executing, so task-API writes need no read first (see RunCache). */
   readonly runCache: RunCache;
   /** Endpoints recently read by this process (a few seconds). */
   readonly endpointCache: EndpointCache;
+  /** Event-triggered jobs per environment, invalidated by indexing (see JobsCache); absent = always read. */
+  readonly jobsCache?: JobsCache;
   /** Called after a commit that enqueued jobs due at `runAt` (in the future): arms a precise local timer. */
   readonly onJobScheduled?: (runAt: Date) => void;
   /**
@@ -31,6 +34,13 @@ export interface CommandContext {
    * is handed to {@link dispatchNow}; an unused reservation expires by itself), or undefined when all slots are taken.
    */
   readonly reserveDispatch?: () => (() => void) | undefined;
+  /**
+   * Reserves a place in this process's in-memory dispatch queue for a run being created, when the queue has room
+   * (set when the process runs the dispatcher). The run is then created QUEUED with `run.queued {workerId}` and no
+   * outbox job; call the returned function with its id once that commit is done (an unused reservation expires by
+   * itself). Undefined when the queue is full: the run gets an outbox job as usual.
+   */
+  readonly reserveLocalQueue?: () => ((runId: string) => void) | undefined;
   /** Executes a run in this process now (set when the process runs the dispatcher). */
   readonly dispatchNow?: (runId: string) => void;
   /** Executes a run in this process at `at` (a local timer; the outbox job stays the durable fallback). */

@@ -7,6 +7,7 @@ import type { Environment } from "../keys";
 import { emptyProjectionState } from "../projections/reducers";
 import type { EndpointRow, JobRow } from "../projections/rows";
 import { retryOnConflict, type CommandContext } from "./context";
+import { JOBS_CHANGED_CHANNEL } from "./run-cache";
 import { enqueueSlot, nextSlot, scheduleHash, scheduleJobKey, scheduleOf } from "./schedules";
 
 /** How long an endpoint may take to answer `INDEX_ENDPOINT` (ms). */
@@ -112,6 +113,9 @@ export async function indexEndpoint(ctx: CommandContext, env: Environment, endpo
       ],
       metadata,
     );
+    // every server process drops its cached jobs of this environment (ingest reads them again)
+    uow.notify(JOBS_CHANGED_CHANNEL, env.id);
+    uow.afterCommit(() => ctx.jobsCache?.invalidate(env.id));
     await uow.commit(ctx.pool);
     ctx.endpointCache.set(uow.state.endpoints.get(current.id)!);
     return { endpoint: uow.state.endpoints.get(current.id)!, jobs: jobsMeta.map((j) => ({ id: j.id, version: j.version })) };

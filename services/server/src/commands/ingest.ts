@@ -119,6 +119,14 @@ export function createRun(
 ): string {
   const runId = newId("run");
   const { key, limit } = concurrencyOf(job);
+  // A slot of this process is free now and the job has no concurrency limit: the run is claimed in this very commit
+  // (`run.started`) and executed right after it, without an outbox job or a claim of its own. Should the process die
+  // in between, the run is a dead worker's EXECUTING run, which recovery resumes (as any claimed run).
+  const release = limit === null ? ctx.reserveDispatch?.() : undefined;
+  // Else, while this process's in-memory dispatch queue has room, the run waits there: QUEUED on this worker
+  // (`run.queued {workerId}`), still without an outbox job. Should the process die or stop first, recovery queues it
+  // again with one.
+  const enqueueLocally = limit === null && !release ? ctx.reserveLocalQueue?.() : undefined;
   uow.append(
     runId,
     0,
@@ -139,14 +147,10 @@ export function createRun(
           ...(options.rerunOf ? { rerunOf: options.rerunOf } : {}),
         },
       },
-      { type: "run.queued", data: {} },
+      { type: "run.queued", data: enqueueLocally ? { workerId: ctx.workerId } : {} },
     ],
     { ...metadata, causationId: record.id },
   );
-  // A slot of this process is free now and the job has no concurrency limit: the run is claimed in this very commit
-  // (`run.started`) and executed right after it, without an outbox job or a claim of its own. Should the process die
-  // in between, the run is a dead worker's EXECUTING run, which recovery resumes (as any claimed run).
-  const release = limit === null ? ctx.reserveDispatch?.() : undefined;
   if (release && ctx.dispatchNow) {
     const dispatch = ctx.dispatchNow;
     uow.append(runId, uow.state.runs.get(runId)!.version, [{ type: "run.started", data: { workerId: ctx.workerId, executionId: newId("exec"), isRetry: false } }], {
@@ -162,6 +166,10 @@ export function createRun(
   }
   // this process executes it next (in-process dispatch): its claim needs no read
   if (ctx.dispatchNow) uow.afterCommit(() => ctx.runCache.set(uow.state.runs.get(runId)!, [], uow.state.event_records.get(record.id) ?? record));
+  if (enqueueLocally) {
+    uow.afterCommit(() => enqueueLocally(runId));
+    return runId;
+  }
   scheduleExecution(ctx, uow, runId, null);
   return runId;
 }
@@ -210,6 +218,9 @@ function deliverAtOf(input: IngestInput, now: Date): Date {
  * (`baton.deliver_event` at `deliverAt`, job key `event:<record id>`). Dedupe by `event.id` per environment, as v2:
  * a resend while the stored delivery is more than 5 s away updates payload, context and delivery time; otherwise the
  * original is returned and nothing is created. Safe under concurrent duplicates (unique constraint + retry).
+ *
+ * With the environment's jobs cached (`ctx.jobsCache`), the first attempt reads nothing: it presumes the event ids are
+ * new, and a duplicate makes the commit fail on the unique key, after which the retry reads the stored events.
  * @returns the `ApiEventLog` of each input, in input order.
  */
 export async function ingestEvents(
@@ -218,21 +229,28 @@ export async function ingestEvents(
   inputs: readonly IngestInput[],
   metadata: EventMetadata,
 ): Promise<ApiEventLog[]> {
+  const ids = inputs.map((i) => i.event.id ?? newId("evt").slice(4));
+  let attempt = 0;
   return await retryOnConflict(async () => {
     const now = new Date();
-    const ids = inputs.map((i) => i.event.id ?? newId("evt").slice(4));
-    const { rows } = await ctx.pool.query<{ existing: Record<string, unknown>[]; jobs: Record<string, unknown>[] }>(
-      `select
-         (select coalesce(json_agg(r), '[]') from baton.event_records r where r.environment_id = $1 and r.event_id = any($2::text[])) as existing,
-         (select coalesce(json_agg(j), '[]') from baton.jobs j where j.environment_id = $1 and j.enabled and j.trigger->>'type' = 'static') as jobs`,
-      [env.id, ids],
-    );
     const existing = new Map<string, EventRecordRow>();
-    for (const raw of rows[0]?.existing ?? []) {
-      const r = reviveDates<EventRecordRow>(raw, RECORD_DATES);
-      existing.set(r.event_id, r);
+    let jobs = attempt++ === 0 ? ctx.jobsCache?.get(env.id) : undefined;
+    if (!jobs) {
+      const token = ctx.jobsCache?.begin();
+      const { rows } = await ctx.pool.query<{ existing: Record<string, unknown>[]; jobs: Record<string, unknown>[] }>(
+        `select
+           (select coalesce(json_agg(r), '[]') from baton.event_records r where r.environment_id = $1 and r.event_id = any($2::text[])) as existing,
+           (select coalesce(json_agg(j), '[]') from baton.jobs j where j.environment_id = $1 and j.enabled and j.trigger->>'type' = 'static') as jobs`,
+        [env.id, ids],
+      );
+      for (const raw of rows[0]?.existing ?? []) {
+        const r = reviveDates<EventRecordRow>(raw, RECORD_DATES);
+        existing.set(r.event_id, r);
+      }
+      jobs = (rows[0]?.jobs ?? []).map((j) => reviveDates<JobRow>(j, JOB_DATES));
+      if (token !== undefined) ctx.jobsCache!.set(env.id, token, jobs);
     }
-    const jobs = (rows[0]?.jobs ?? []).map((j) => reviveDates<JobRow>(j, JOB_DATES));
+    const matching: readonly JobRow[] = jobs;
     const uow = new UnitOfWork(emptyProjectionState(), now);
     for (const r of existing.values()) uow.state.event_records.set(r.id, r);
     const results: string[] = [];
@@ -261,7 +279,7 @@ export async function ingestEvents(
             ],
             metadata,
           );
-          scheduleOrDeliver(ctx, uow, uow.state.event_records.get(current.id)!, jobs, metadata, now);
+          scheduleOrDeliver(ctx, uow, uow.state.event_records.get(current.id)!, matching, metadata, now);
         }
         results.push(current.id);
         return;
@@ -283,7 +301,7 @@ export async function ingestEvents(
       );
       const recordId = record.id;
       existing.set(eventId, record);
-      scheduleOrDeliver(ctx, uow, record, jobs, metadata, now);
+      scheduleOrDeliver(ctx, uow, record, matching, metadata, now);
       results.push(recordId);
     });
     await uow.commit(ctx.pool);

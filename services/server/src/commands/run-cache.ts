@@ -1,4 +1,4 @@
-import type { EndpointRow, EventRecordRow, RunRow, TaskRow } from "../projections/rows";
+import type { EndpointRow, EventRecordRow, JobRow, RunRow, TaskRow } from "../projections/rows";
 
 /** A run and its tasks as this process last wrote or read them, with indexes for task-API lookups. */
 export interface CachedRun {
@@ -75,5 +75,50 @@ export class EndpointCache {
 
   set(row: EndpointRow): void {
     this.entries.set(row.id, { row, at: Date.now() });
+  }
+}
+
+/**
+ * The enabled event-triggered jobs of each environment, so ingesting an event needs no read of `baton.jobs`.
+ * Jobs change only through indexing, whose commit notifies every server process (`baton_jobs_changed`, see
+ * `dispatcher/notifications.ts`); the notification, or this process's own commit, invalidates the environment's entry.
+ * The cache serves nothing while no process-wide listener is connected ({@link setListening}), so a notification
+ * can never be missed unnoticed. A read that raced an invalidation is not stored (generation check).
+ */
+/** Notification channel of job changes (payload: the environment id). */
+export const JOBS_CHANGED_CHANNEL = "baton_jobs_changed";
+
+export class JobsCache {
+  private readonly entries = new Map<string, readonly JobRow[]>();
+  /** bumped by every invalidation: a read that began before one is not stored */
+  private generation = 0;
+  private listening = false;
+
+  /** The cached jobs of an environment, or undefined (not cached, or no listener). */
+  get(environmentId: string): readonly JobRow[] | undefined {
+    return this.listening ? this.entries.get(environmentId) : undefined;
+  }
+
+  /** Call before reading an environment's jobs; pass the result to {@link set}. */
+  begin(): number {
+    return this.generation;
+  }
+
+  /** Stores jobs read since {@link begin} returned `token`, unless anything was invalidated meanwhile. */
+  set(environmentId: string, token: number, jobs: readonly JobRow[]): void {
+    if (this.listening && token === this.generation) this.entries.set(environmentId, jobs);
+  }
+
+  /** Drops one environment's jobs (or all, without an id): they changed. */
+  invalidate(environmentId?: string): void {
+    this.generation++;
+    if (environmentId === undefined) this.entries.clear();
+    else this.entries.delete(environmentId);
+  }
+
+  /** Whether the process's notification listener is connected; any change clears the cache. */
+  setListening(listening: boolean): void {
+    this.listening = listening;
+    this.invalidate();
   }
 }

@@ -1,4 +1,4 @@
-import { announceCancel } from "../dispatcher/cancel-listener";
+import { announceCancel } from "../dispatcher/notifications";
 import type { EventMetadata } from "@baton/core";
 import { conflict, notFound } from "../errors";
 import { UnitOfWork } from "../event-store/store";

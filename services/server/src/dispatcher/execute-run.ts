@@ -10,7 +10,7 @@ import { retryOnConflict, ORGANIZATION, PROJECT, StaleRunCacheError, type Comman
 import { reviveDates, toApiEventLog } from "../commands/ingest";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
 import { applyTaskReports, checkOutputSize, RUN_DATES, TASK_DATES } from "../commands/tasks";
-import { callEndpoint, type EndpointReply } from "../endpoint-client";
+import { callEndpoint, Hangup, type EndpointReply } from "../endpoint-client";
 import { ApiError } from "../errors";
 import { AppendConflictError, buildStatement, commitUrgently, UnitOfWork, type Queryable } from "../event-store/store";
 import type { TimedStatement } from "./waker";
@@ -238,14 +238,14 @@ async function executeClaimed(ctx: CommandContext, runId: string, metadata: Even
     ...(protocol >= 2 ? { uncachedTaskKeys: uncachedKeys } : {}),
   };
   // a cancel (in any process) hangs this request up, so the endpoint stops at its next task
-  const abort = new AbortController();
+  const abort = new Hangup();
   ctx.executionAborts.set(runId, abort);
   let reply: EndpointReply;
   try {
     reply = await callEndpoint(endpoint.url, env.apiKey, "EXECUTE_JOB", body, {
       timeoutMs: ctx.config.runChunkExecutionLimitMs + EXECUTION_GRACE_MS,
       headers: run.traceparent ? { traceparent: run.traceparent } : {},
-      signal: abort.signal,
+      hangup: abort,
     });
   } finally {
     if (ctx.executionAborts.get(runId) === abort) ctx.executionAborts.delete(runId);
@@ -325,8 +325,9 @@ async function claimRun(
     [{ type: "run.started", data: { workerId: ctx.workerId, executionId: newId("exec"), isRetry: current.is_retry || current.execution_failure_count > 0 } }],
     metadata,
   );
-  // the pending outbox job of this run (the fallback of an in-process dispatch, or a timer's job) is served now
-  uow.dequeue(`run:${run.id}`);
+  // the pending outbox job of this run (the fallback of an in-process dispatch, or a timer's job) is served now; a run
+  // held by a process's in-memory dispatch queue has none
+  if (run.queued_worker_id === null) uow.dequeue(`run:${run.id}`);
   if (run.concurrency_key && run.concurrency_limit !== null) {
     const admitted = await commitWithConcurrencySlot(ctx, uow, run.concurrency_key, run.concurrency_limit);
     if (!admitted) {

@@ -4,6 +4,7 @@ import type { CommandContext } from "../commands/context";
 import { deliverScheduledEvent, TASKS } from "../commands/ingest";
 import { fireScheduleSlot } from "../commands/schedules";
 import { UnitOfWork } from "../event-store/store";
+import type { RunRow } from "../projections/rows";
 import { loadRun } from "../commands/load";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
 import { executeRun, loadSuspendedRuns, resumeDueRuns, resumeStatement, type SuspendedRun, WORKER_STALE_MS } from "./execute-run";
@@ -23,6 +24,19 @@ const PREFETCH_LEAD_MS = 5_000;
 
 /** How long a reserved execution slot (`reserveDispatch`) is held for a commit that may never come (ms). */
 const RESERVATION_TTL_MS = 5_000;
+
+/**
+ * Runs a process may hold in its in-memory dispatch queue without outbox jobs, per execution slot
+ * (`workerConcurrency`); beyond that, new runs get outbox jobs (graphile-worker's queue in Postgres) as before.
+ */
+const LOCAL_QUEUE_PER_SLOT = 32;
+
+/** An in-process execution that failed (e.g. the database was unreachable) is tried again this many times. */
+const LOCAL_RETRY_ATTEMPTS = 25;
+/** Delay before the n-th (from 0) in-process retry of a failed execution: 500 ms × 2^n, at most 30 s (ms). */
+function localRetryDelayMs(n: number): number {
+  return Math.min(30_000, 500 * 2 ** n);
+}
 
 /** The dispatcher of one server process: graphile-worker tasks, liveness heartbeat, recovery, precise timers. */
 export interface Dispatcher {
@@ -48,15 +62,18 @@ export async function registerWorker(ctx: CommandContext): Promise<void> {
 }
 
 /**
- * Recovers runs left EXECUTING by a worker that stopped heartbeating (killed, crashed, partitioned) or by a dead
- * process on this host: each gets `run.yielded {reason: "worker_lost"}` and a new execution job; its completed tasks
- * stay cached and the task that was in flight runs again (at-least-once, with its stable idempotency key).
+ * Recovers the runs of a worker that stopped heartbeating (killed, crashed, partitioned), of a dead process on this
+ * host, or of one that is gone from `baton.workers`:
+ * - a run left EXECUTING gets `run.yielded {reason: "worker_lost"}` and a new execution job; its completed tasks stay
+ *   cached and the task that was in flight runs again (at-least-once, with its stable idempotency key);
+ * - a QUEUED run its in-memory dispatch queue held gets `run.queued {reason: "worker_lost"}` and an execution job.
  * @returns the ids of the recovered runs.
  */
 export async function recoverLostRuns(ctx: CommandContext): Promise<string[]> {
   const { rows: workers } = await ctx.pool.query<{ id: string; hostname: string; pid: number; stale: boolean }>(
     `select id, hostname, pid, heartbeat_at < now() - make_interval(secs => $1::double precision / 1000) as stale
-     from baton.workers where id in (select distinct executing_worker_id from baton.runs where status = 'EXECUTING')`,
+     from baton.workers where id in (select executing_worker_id from baton.runs where status = 'EXECUTING'
+                                     union select queued_worker_id from baton.runs where queued_worker_id is not null)`,
     [WORKER_STALE_MS],
   );
   const dead = new Set(workers.filter((w) => w.id !== ctx.workerId && (w.stale || (w.hostname === hostname() && !pidAlive(w.pid)))).map((w) => w.id));
@@ -84,8 +101,46 @@ export async function recoverLostRuns(ctx: CommandContext): Promise<string[]> {
       // someone else changed the run first (its own worker came back, or another process recovered it)
     }
   }
+  const { rows: queued } = await ctx.pool.query<{ id: string }>(
+    `select r.id from baton.runs r
+     where r.queued_worker_id is not null and (r.queued_worker_id = any($1::text[])
+       or not exists (select 1 from baton.workers w where w.id = r.queued_worker_id))
+       and r.queued_worker_id <> $2`,
+    [[...dead], ctx.workerId],
+  );
+  if (queued.length) recovered.push(...(await requeueRuns(ctx, queued.map((r) => r.id), "worker_lost")));
   if (dead.size) await ctx.pool.query("delete from baton.workers where id = any($1::text[]) and id <> $2", [[...dead], ctx.workerId]);
   return recovered;
+}
+
+/**
+ * Gives runs held by a process's in-memory dispatch queue (QUEUED with `queued_worker_id`) back to the outbox: each
+ * gets `run.queued {workerId: null, reason}` and an execution job, in one commit per run (combined by group commit).
+ * A run that changed meanwhile (claimed, canceled) is left alone.
+ * @returns the ids of the runs queued again.
+ */
+export async function requeueRuns(ctx: CommandContext, runIds: readonly string[], reason: "worker_lost" | "worker_stopped"): Promise<string[]> {
+  if (!runIds.length) return [];
+  const { rows } = await ctx.pool.query<RunRow>(
+    "select * from baton.runs where id = any($1::text[]) and status = 'QUEUED' and queued_worker_id is not null",
+    [runIds],
+  );
+  const requeued: string[] = [];
+  await Promise.all(
+    rows.map(async (run) => {
+      const uow = new UnitOfWork();
+      uow.state.runs.set(run.id, run);
+      uow.append(run.id, run.version, [{ type: "run.queued", data: { workerId: null, reason } }], { actor: { type: "worker", id: ctx.workerId } });
+      scheduleExecution(ctx, uow, run.id, null);
+      try {
+        await uow.commit(ctx.pool);
+        requeued.push(run.id);
+      } catch {
+        // claimed, canceled or recovered by someone else first
+      }
+    }),
+  );
+  return requeued;
 }
 
 function pidAlive(pid: number): boolean {
@@ -109,12 +164,39 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
   let running = 0;
   const backlog: string[] = [];
   const resumedBacklog: string[] = [];
+  /** QUEUED runs of this worker's in-memory queue (`queued_worker_id`, no outbox job) not yet taken up for execution */
+  const held = new Set<string>();
+  /** failed in-process executions so far, by run (for the retry backoff) */
+  const failures = new Map<string, number>();
+  const retryTimers = new Set<NodeJS.Timeout>();
   const pump = (): void => {
     while (!stopped && running < ctx.config.workerConcurrency && (resumedBacklog.length || backlog.length)) {
       const runId = resumedBacklog.shift() ?? backlog.shift()!;
+      held.delete(runId);
       running++;
       executeRun(ctx, runId)
-        .catch((error: unknown) => ctx.log.error({ err: error, runId }, "in-process execution failed; the outbox job will retry it"))
+        .then(
+          () => failures.delete(runId),
+          (error: unknown) => {
+            // e.g. Postgres was unreachable. The run may have no outbox job (claimed in its creation commit, or held
+            // by the in-memory queue), so it is tried again here with backoff; a run that has one is served by
+            // whichever comes first (claims are exclusive).
+            const n = failures.get(runId) ?? 0;
+            if (stopped || n >= LOCAL_RETRY_ATTEMPTS) {
+              failures.delete(runId);
+              ctx.log.error({ err: error, runId }, "in-process execution failed; recovery or the outbox job will take the run up");
+              return;
+            }
+            failures.set(runId, n + 1);
+            ctx.log.warn({ err: error, runId, attempt: n + 1 }, "in-process execution failed; trying again");
+            const timer = setTimeout(() => {
+              retryTimers.delete(timer);
+              dispatchNow(runId);
+            }, localRetryDelayMs(n));
+            timer.unref();
+            retryTimers.add(timer);
+          },
+        )
         .finally(() => {
           running--;
           pump();
@@ -148,6 +230,32 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     const expiry = setTimeout(release, RESERVATION_TTL_MS);
     expiry.unref();
     return release;
+  };
+  // places promised to runs being created QUEUED on this worker (createRun) before their commit
+  let queueReserved = 0;
+  const reserveLocalQueue = (): ((runId: string) => void) | undefined => {
+    if (stopped || held.size + queueReserved >= ctx.config.workerConcurrency * LOCAL_QUEUE_PER_SLOT) return undefined;
+    queueReserved++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      queueReserved--;
+      clearTimeout(expiry);
+    };
+    const expiry = setTimeout(release, RESERVATION_TTL_MS);
+    expiry.unref();
+    return (runId: string): void => {
+      release();
+      if (stopped) {
+        // committed while this process stops: handed to the outbox (else recovery does it once this worker is gone)
+        void requeueRuns(base, [runId], "worker_stopped").catch(() => undefined);
+        return;
+      }
+      held.add(runId);
+      backlog.push(runId);
+      pump();
+    };
   };
   const dispatchResumed = (runId: string): void => {
     if (stopped) return;
@@ -342,7 +450,7 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     timers.add(timer);
   };
   // every command this process runs from now on dispatches in-process and arms local timers
-  const ctx: CommandContext = { ...base, dispatchNow, dispatchAt, reserveDispatch, onJobScheduled: wakeAt };
+  const ctx: CommandContext = { ...base, dispatchNow, dispatchAt, reserveDispatch, reserveLocalQueue, onJobScheduled: wakeAt };
 
   const taskList: TaskList = {
     [TASKS.executeRun]: async (payload) => {
@@ -419,15 +527,26 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
       clearInterval(heartbeat);
       clearInterval(scan);
       for (const t of timers) clearTimeout(t);
+      for (const t of retryTimers) clearTimeout(t);
       for (const a of armings.values()) clearTimeout(a.timer);
       armings.clear();
       ahead.clear();
       backlog.length = 0;
       resumedBacklog.length = 0;
+      // graphile-worker takes no more jobs from here on (its jobs in flight finish before runnerStopped resolves),
+      // so the runs handed back below go to the other processes
+      const runnerStopped = runner.stop();
+      // the runs only this process's memory held go back to the outbox, for the other processes (or the next start)
+      const handOver = [...held];
+      held.clear();
+      // (with the base context: the jobs are due now, not as the fallback of an in-process dispatch)
+      await requeueRuns(base, handOver, "worker_stopped").catch((error: unknown) =>
+        ctx.log.warn({ err: error, runs: handOver.length }, "handing queued runs back to the outbox failed; recovery will"),
+      );
       await waker?.stop();
       while (running > 0) await new Promise((r) => setTimeout(r, 20));
       await sweeping;
-      await runner.stop();
+      await runnerStopped;
       await ctx.pool.query("delete from baton.workers where id = $1", [ctx.workerId]).catch(() => undefined);
     },
   };

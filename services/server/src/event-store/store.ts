@@ -64,6 +64,7 @@ export class UnitOfWork {
   private readonly events: PendingEvent[] = [];
   private readonly jobs: OutboxJob[] = [];
   private readonly removeJobKeys: string[] = [];
+  private readonly notifications: Array<{ channel: string; payload: string }> = [];
   private readonly committedHooks: Array<() => void> = [];
   private readonly dirty: { [P in ProjectionName]: Set<string> } = {
     runs: new Set(),
@@ -125,8 +126,13 @@ export class UnitOfWork {
     this.removeJobKeys.push(jobKey);
   }
 
+  /** Sends a Postgres notification (`pg_notify(channel, payload)`) if and when this unit of work commits. */
+  notify(channel: string, payload: string): void {
+    this.notifications.push({ channel, payload });
+  }
+
   get isEmpty(): boolean {
-    return this.events.length === 0 && this.jobs.length === 0 && this.removeJobKeys.length === 0;
+    return this.events.length === 0 && this.jobs.length === 0 && this.removeJobKeys.length === 0 && this.notifications.length === 0;
   }
 
   /** The keys two units of work must not share to be combined into one statement (streams, rows, job keys). */
@@ -144,7 +150,7 @@ export class UnitOfWork {
     for (const projection of Object.keys(this.dirty) as ProjectionName[]) {
       rows[projection] = [...this.dirty[projection]].map((k) => this.state[projection].get(k)).filter((r) => r !== undefined);
     }
-    return { events: this.events, rows, jobs: this.jobs, removeJobKeys: this.removeJobKeys };
+    return { events: this.events, rows, jobs: this.jobs, removeJobKeys: this.removeJobKeys, notifications: this.notifications };
   }
 
   /**
@@ -207,6 +213,8 @@ export interface WriteSet {
   readonly rows: { [P in ProjectionName]?: readonly unknown[] };
   readonly jobs: readonly OutboxJob[];
   readonly removeJobKeys: readonly string[];
+  /** `pg_notify` calls, delivered at commit */
+  readonly notifications?: ReadonlyArray<{ readonly channel: string; readonly payload: string }>;
 }
 
 /**
@@ -287,6 +295,13 @@ export function buildStatement(sets: readonly WriteSet[]): { sql: string; params
     ctes.push(`removed as (select graphile_worker.remove_job(k) as job from unnest(${p}::text[]) as k)`);
     selects.push(`(select count(*) from removed) as removed`);
   }
+  const notifications = sets.flatMap((w) => w.notifications ?? []);
+  if (notifications.length) {
+    const channels = param(notifications.map((n) => n.channel));
+    const payloads = param(notifications.map((n) => n.payload));
+    selects.push(`(select count(pg_notify(n.c, n.p)) from unnest(${channels}::text[], ${payloads}::text[]) as n(c, p)) as notified`);
+  }
+  if (!ctes.length) return { sql: `select ${selects.join(", ")}`, params };
   return { sql: `with ${ctes.join(",\n")}\nselect ${selects.join(", ")}`, params };
 }
 

@@ -25,6 +25,12 @@ const date = (iso: string | null | undefined): Date | null => (iso ? new Date(is
 
 /** Pure reducer of `baton.runs`: `(row, event) => row`. Ignores events that are not about runs. */
 export function reduceRun(row: RunRow | undefined, e: ProjectedEvent): RunRow | undefined {
+  const next = reduceRunStatus(row, e);
+  // a process's in-memory dispatch queue holds a run only while it stays QUEUED (`run.queued` says by whom)
+  return next && next.queued_worker_id !== null && (next.status !== "QUEUED" || e.type === "run.continued") ? { ...next, queued_worker_id: null } : next;
+}
+
+function reduceRunStatus(row: RunRow | undefined, e: ProjectedEvent): RunRow | undefined {
   const at = e.occurredAt;
   if (e.type === "run.created") {
     const d = e.data;
@@ -53,6 +59,7 @@ export function reduceRun(row: RunRow | undefined, e: ProjectedEvent): RunRow | 
       yielded_executions: [],
       executing_worker_id: null,
       execution_started_at: null,
+      queued_worker_id: null,
       waiting_task_id: null,
       resume_at: null,
       concurrency_key: d.concurrencyKey,
@@ -71,7 +78,7 @@ export function reduceRun(row: RunRow | undefined, e: ProjectedEvent): RunRow | 
   };
   switch (e.type) {
     case "run.queued":
-      return { ...next, status: "QUEUED", queued_at: at };
+      return { ...next, status: "QUEUED", queued_at: row.status === "QUEUED" ? row.queued_at : at, queued_worker_id: e.data.workerId ?? null };
     case "run.started":
       return {
         ...next,

@@ -29,6 +29,8 @@ export interface RunRow {
   yielded_executions: string[];
   executing_worker_id: string | null;
   execution_started_at: Date | null;
+  /** The server process whose in-memory dispatch queue holds this QUEUED run (it has no outbox job); else null. */
+  queued_worker_id: string | null;
   waiting_task_id: string | null;
   resume_at: Date | null;
   concurrency_key: string | null;

@@ -1,10 +1,15 @@
 /**
- * Cancel is final (SPEC §7): when a run is canceled while an endpoint executes it, the server hangs up that
- * execution's `EXECUTE_JOB` request, and the SDK stops at its next task. The process executing the run may not be
- * the one that canceled it, so a cancel also sends a Postgres notification, which every server process listens for.
+ * Postgres notifications between server processes, on one listening connection per process:
+ * - {@link RUN_CANCELED_CHANNEL}: cancel is final (SPEC §7): when a run is canceled while an endpoint executes it, the
+ *   server hangs up that execution's `EXECUTE_JOB` request, and the SDK stops at its next task. The process executing
+ *   the run may not be the one that canceled it, so a cancel also sends a notification.
+ * - {@link JOBS_CHANGED_CHANNEL}: indexing changed an environment's jobs; each process drops its cached jobs of it.
  */
 import type pg from "pg";
 import type { CommandContext } from "../commands/context";
+import { JOBS_CHANGED_CHANNEL } from "../commands/run-cache";
+
+export { JOBS_CHANGED_CHANNEL } from "../commands/run-cache";
 
 /** Notification channel of run cancels; the payload is the run id. */
 export const RUN_CANCELED_CHANNEL = "baton_run_canceled";
@@ -28,35 +33,40 @@ export async function announceCancel(ctx: CommandContext, runId: string): Promis
 }
 
 /**
- * Listens on {@link RUN_CANCELED_CHANNEL} with one connection taken from the pool for the process's lifetime, and
- * hangs up the executions of canceled runs. Reconnects after 1 s when the connection breaks.
+ * Listens on {@link RUN_CANCELED_CHANNEL} and {@link JOBS_CHANGED_CHANNEL} with one connection taken from the pool
+ * for the process's lifetime: hangs up the executions of canceled runs, and invalidates cached jobs. The jobs cache
+ * serves only while this connection listens. Reconnects after 1 s when the connection breaks.
  * @returns stop(): unlisten and give the connection back.
  */
-export async function listenForCancels(ctx: CommandContext): Promise<{ stop(): Promise<void> }> {
+export async function listenForNotifications(ctx: CommandContext): Promise<{ stop(): Promise<void> }> {
   let stopped = false;
   let client: pg.PoolClient | undefined;
   let retry: NodeJS.Timeout | undefined;
   const onNotification = (message: pg.Notification): void => {
     if (message.channel === RUN_CANCELED_CHANNEL && message.payload) abortExecution(ctx, message.payload);
+    else if (message.channel === JOBS_CHANGED_CHANNEL) ctx.jobsCache?.invalidate(message.payload || undefined);
   };
   const connect = async (): Promise<void> => {
     const c = await ctx.pool.connect();
     c.on("notification", onNotification);
     c.once("error", (error) => {
-      ctx.log.warn({ err: error }, "cancel listener connection lost; reconnecting");
+      ctx.log.warn({ err: error }, "notification listener connection lost; reconnecting");
+      // notifications may be missed until it is back: the jobs cache serves nothing meanwhile
+      ctx.jobsCache?.setListening(false);
       c.release(error);
       if (client === c) client = undefined;
       scheduleReconnect();
     });
-    await c.query(`listen ${RUN_CANCELED_CHANNEL}`);
+    await c.query(`listen ${RUN_CANCELED_CHANNEL}; listen ${JOBS_CHANGED_CHANNEL}`);
     client = c;
+    ctx.jobsCache?.setListening(true);
   };
   const scheduleReconnect = (): void => {
     if (stopped || retry) return;
     retry = setTimeout(() => {
       retry = undefined;
       connect().catch((error: unknown) => {
-        ctx.log.warn({ err: error }, "cancel listener could not reconnect");
+        ctx.log.warn({ err: error }, "notification listener could not reconnect");
         scheduleReconnect();
       });
     }, 1000);
@@ -67,11 +77,12 @@ export async function listenForCancels(ctx: CommandContext): Promise<{ stop(): P
     async stop() {
       stopped = true;
       if (retry) clearTimeout(retry);
+      ctx.jobsCache?.setListening(false);
       const c = client;
       client = undefined;
       if (!c) return;
       c.off("notification", onNotification);
-      await c.query(`unlisten ${RUN_CANCELED_CHANNEL}`).catch(() => undefined);
+      await c.query("unlisten *").catch(() => undefined);
       c.release();
     },
   };
