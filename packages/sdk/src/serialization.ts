@@ -114,6 +114,43 @@ export function findUnserializable(value: unknown, path = "output"): Unserializa
   return visit(value, path);
 }
 
+/** Deepest nesting {@link isPlainJson} walks (a deeper value, or a cycle, takes the general path). */
+const MAX_PLAIN_DEPTH = 64;
+
+/** Keys superjson refuses (prototype pollution): a value with one takes the general path, which reports it. */
+const GUARDED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * True when superjson would carry `value` as is, with no meta: null, booleans, strings, finite numbers other than -0,
+ * dense arrays and plain objects (no symbol keys, no `undefined` property) of those, nested at most
+ * {@link MAX_PLAIN_DEPTH} levels. Then its JSON text is `JSON.stringify(value)` and nothing about it is unserializable.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_PLAIN_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype || Object.getOwnPropertySymbols(value).length > 0) return false;
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key) || GUARDED_KEYS.has(key)) return false;
+    if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
 /**
  * Serializes a task output.
  * @param key the task's display key, named in errors
@@ -122,6 +159,18 @@ export function findUnserializable(value: unknown, path = "output"): Unserializa
  *   (names the limit); both are not retryable.
  */
 export function serializeOutput(key: string, value: unknown, limitBytes = DEFAULT_OUTPUT_LIMIT_BYTES): SerializedOutput {
+  if (isPlainJson(value, 0)) {
+    // what superjson gives for it: json = a copy of the value, no meta
+    const output = JSON.stringify(value);
+    const bytes = Buffer.byteLength(output, "utf8");
+    if (bytes > limitBytes) throw outputTooLarge(key, bytes, limitBytes);
+    return {
+      output,
+      outputMeta: undefined,
+      value: typeof value === "object" && value !== null ? (JSON.parse(output) as unknown) : value,
+      bytes,
+    };
+  }
   const bad = findUnserializable(value);
   if (bad) {
     throw new BatonError(
@@ -144,14 +193,16 @@ export function serializeOutput(key: string, value: unknown, limitBytes = DEFAUL
   const output = value === undefined ? undefined : JSON.stringify(json);
   const metaText = meta === undefined ? "" : JSON.stringify(meta);
   const bytes = (output === undefined ? 0 : Buffer.byteLength(output, "utf8")) + Buffer.byteLength(metaText, "utf8");
-  if (bytes > limitBytes) {
-    throw new BatonError(
-      "TASK_OUTPUT_TOO_LARGE",
-      `Task "${key}" output is ${bytes} bytes, over the limit of ${limitBytes} bytes (${formatBytes(limitBytes)})`,
-      { retryable: false },
-    );
-  }
+  if (bytes > limitBytes) throw outputTooLarge(key, bytes, limitBytes);
   return { output, outputMeta: meta, value: deserializeOutput(output === undefined ? undefined : JSON.parse(output), meta), bytes };
+}
+
+function outputTooLarge(key: string, bytes: number, limitBytes: number): BatonError {
+  return new BatonError(
+    "TASK_OUTPUT_TOO_LARGE",
+    `Task "${key}" output is ${bytes} bytes, over the limit of ${limitBytes} bytes (${formatBytes(limitBytes)})`,
+    { retryable: false },
+  );
 }
 
 /**
@@ -169,6 +220,8 @@ export function deserializeOutput(output: unknown, outputMeta: unknown): unknown
  * than turned into `null`.
  */
 export function toRunOutputJson(value: unknown): unknown {
+  // superjson's json of a plain JSON value is a copy of it
+  if (isPlainJson(value, 0)) return typeof value === "object" && value !== null ? (JSON.parse(JSON.stringify(value)) as unknown) : value;
   const bad = findUnserializable(value);
   if (bad) {
     throw new BatonError("TASK_OUTPUT_UNSERIALIZABLE", `The run's return value cannot be serialized: ${bad.type} at ${bad.path}`, {

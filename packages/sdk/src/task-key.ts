@@ -1,7 +1,11 @@
 /**
  * Task keys and idempotency keys (v2 reference §2.5 step 3).
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
+
+/** sha256 hex of a UTF-8 string: node's one-shot `crypto.hash` where there is one (node 20.12+), else a Hash object. */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === "function" ? (text) => crypto.hash("sha256", text, "hex") : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
 /** A task's cache key: a string, or an array of parts (nested arrays are flattened; objects are stable-stringified). */
 export type TaskKey = string | readonly unknown[];
@@ -47,10 +51,11 @@ export function displayKey(key: TaskKey): string {
  * stable-stringified, joined by `":"`. Scoped to the run and the parent task, stable across replays and retries.
  */
 export function taskIdempotencyKey(runId: string, parentId: string | undefined, key: TaskKey): string {
+  if (typeof key === "string") return sha256Hex(`${runId}:${parentId ?? ""}:${key}`);
   const parts = [runId, parentId ?? "", ...flattenKey(key)].map((part) =>
     typeof part === "string" ? part : stableStringify(part),
   );
-  return createHash("sha256").update(parts.join(":")).digest("hex");
+  return sha256Hex(parts.join(":"));
 }
 
 /** `"a" > "b" > "c"`: a task's key path, root first. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BatonError, deserializeOutput, serializeOutput } from "../src/index";
-import { toRunOutputJson } from "../src/serialization";
+import superjson from "superjson";
+import { findUnserializable, toRunOutputJson } from "../src/serialization";
 
 function roundTrip(value: unknown): unknown {
   const s = serializeOutput("k", value);
@@ -85,5 +86,69 @@ describe("run output JSON", () => {
   it("leaves out undefined object properties, as JSON does, instead of turning them into null", () => {
     const output = toRunOutputJson({ u: undefined, n: null, s: "", nested: { u: undefined, x: 1 }, list: [{ u: undefined }, undefined] });
     expect(JSON.stringify(output)).toBe('{"n":null,"s":"","nested":{"x":1},"list":[{},null]}');
+  });
+});
+
+describe("plain JSON fast path", () => {
+  const deep = (() => {
+    let v: unknown = { leaf: true };
+    for (let i = 0; i < 100; i++) v = { v };
+    return v;
+  })();
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic["self"] = cyclic;
+  const values: unknown[] = [
+    0, -0, 1.5, 1e300, NaN, Infinity, -Infinity, "", "text", "\ud800 lone surrogate", true, false, null, undefined,
+    [], {}, [1, "a", null, [true]], Object.assign([1], { 2: 3 }), [undefined], { a: 1, b: [1, 2, { c: "d" }], e: null }, { "2": 1, a: 1, "1": 2 },
+    { u: undefined }, { d: new Date(0) }, Object.create(null) as unknown, { f: () => 1 }, { big: 1n }, { m: new Map([[1, 2]]) },
+    { constructor: 1 }, JSON.parse('{"__proto__": 1}') as unknown, { [Symbol("s")]: 1 }, deep, cyclic, { nan: NaN }, [-0],
+  ];
+
+  it("serializes every value exactly as the superjson path (same output, meta, value, size, or the same error)", () => {
+    const reference = (value: unknown) => {
+      const bad = findUnserializable(value);
+      if (bad) return { error: `${bad.type} at ${bad.path}` };
+      try {
+        const { json, meta } = superjson.serialize(value);
+        const output = value === undefined ? undefined : JSON.stringify(json);
+        return { output, meta, value: deserializeOutput(output === undefined ? undefined : JSON.parse(output), meta) };
+      } catch (error) {
+        return { error: error instanceof Error ? error.message : String(error) };
+      }
+    };
+    for (const value of values) {
+      const expected = reference(value);
+      let actual: unknown;
+      try {
+        const s = serializeOutput("k", value);
+        actual = { output: s.output, meta: s.outputMeta, value: s.value };
+        expect(s.bytes).toBe(Buffer.byteLength(s.output ?? "") + Buffer.byteLength(s.outputMeta === undefined ? "" : JSON.stringify(s.outputMeta)));
+      } catch (error) {
+        expect("error" in expected, `${String(error)} for a value the reference serializes`).toBe(true);
+        expect(String(error)).toContain((expected as { error: string }).error);
+        actual = expected;
+      }
+      expect(actual).toStrictEqual(expected);
+      if (typeof value === "object" && value !== null && "value" in expected && expected.value !== undefined) {
+        expect((actual as { value: unknown }).value).not.toBe(value);
+      }
+    }
+  });
+
+  it("gives the run output JSON of the superjson path", () => {
+    for (const value of values) {
+      if (findUnserializable(value)) continue;
+      let expected: unknown;
+      try {
+        expected = JSON.stringify(value === undefined ? undefined : superjson.serialize(value).json);
+      } catch {
+        expect(() => toRunOutputJson(value)).toThrow();
+        continue;
+      }
+      const output = toRunOutputJson(value);
+      if (typeof value === "object" && value !== null) expect(output).not.toBe(value);
+      // (undefined properties are dropped: compared where there are none)
+      if (!JSON.stringify(expected)?.includes("null")) expect(JSON.stringify(output)).toBe(expected);
+    }
   });
 });

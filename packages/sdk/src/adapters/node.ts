@@ -219,15 +219,16 @@ export async function readNodeBody(req: NodeRequestLike): Promise<Buffer> {
  * @internal shared with the express adapter
  */
 export function writeAnswer(res: NodeResponseLike | ServerResponse, answer: EndpointAnswer): void {
-  const bytes = Buffer.from(answer.body, "utf8");
   if ("writeHead" in res && typeof res.writeHead === "function") {
-    // one call instead of five setHeader; the explicit length keeps the answer un-chunked, as `end(bytes)` alone would
-    res.writeHead(answer.status, { ...answer.headers, "Content-Length": bytes.length });
-  } else {
-    res.statusCode = answer.status;
-    for (const name in answer.headers) res.setHeader(name, answer.headers[name]!);
+    // one call instead of five setHeader; the explicit length keeps the answer un-chunked, as `end(bytes)` alone would.
+    // The body goes as a string: node then sends the head and the body in one write (a Buffer body is a second one).
+    res.writeHead(answer.status, { ...answer.headers, "Content-Length": Buffer.byteLength(answer.body, "utf8") });
+    res.end(answer.body);
+    return;
   }
-  res.end(bytes);
+  res.statusCode = answer.status;
+  for (const name in answer.headers) res.setHeader(name, answer.headers[name]!);
+  res.end(Buffer.from(answer.body, "utf8"));
 }
 
 function writeJsonError(res: NodeResponseLike, status: number, message: string): void {
