@@ -89,6 +89,7 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
     runCache: new RunCache(),
     endpointCache: new EndpointCache(),
     jobsCache: new JobsCache(),
+    stagedClaims: new Map(),
   };
   const dispatcher: Dispatcher | undefined = config.dispatcher ? await startDispatcher(base) : undefined;
   const ctx = dispatcher?.ctx ?? base;

@@ -5,6 +5,7 @@ import type { Hangup } from "../endpoint-client";
 import { AppendConflictError } from "../event-store/store";
 import type { Environment } from "../keys";
 import type { EndpointCache, JobsCache, RunCache } from "./run-cache";
+import type { StagedClaim } from "./staged-claims";
 
 /** What every command needs: the pool, settings, environments by id, a logger, and this process's worker id. */
 export interface CommandContext {
@@ -22,6 +23,8 @@ export interface CommandContext {
   readonly executionAborts: Map<string, Hangup>;
   /** Runs this process is executing, so task-API writes need no read first (see RunCache). */
   readonly runCache: RunCache;
+  /** Claims of held runs this process executes without having committed them yet (see StagedClaim), by run id. */
+  readonly stagedClaims?: Map<string, StagedClaim>;
   /** Endpoints recently read by this process (a few seconds). */
   readonly endpointCache: EndpointCache;
   /** Event-triggered jobs per environment, invalidated by indexing (see JobsCache); absent = always read. */

@@ -29,7 +29,8 @@ export async function cancelRun(ctx: CommandContext, env: Environment, runId: st
     uow.dequeue(`run:${runId}`);
     await uow.commit(ctx.pool);
     ctx.runCache.delete(runId);
-    if (run.status === "EXECUTING") await announceCancel(ctx, runId);
+    // a run held by a process's in-memory queue may be executing under a claim that process has not committed yet
+    if (run.status === "EXECUTING" || run.queued_worker_id !== null) await announceCancel(ctx, runId);
     return uow.state.runs.get(runId)!;
   });
 }

@@ -18,6 +18,7 @@ import type { RunRow, TaskRow } from "../projections/rows";
 import { retryOnConflict, type CommandContext } from "./context";
 import { reviveDates } from "./ingest";
 import { stateWithRun } from "./load";
+import { commitStagedClaim } from "./staged-claims";
 
 /** v2 documents 5 levels of subtasks; Baton enforces it (the SDK checks first, the server again). */
 export const MAX_TASK_DEPTH = 5;
@@ -285,6 +286,8 @@ function reportRefs(reports: TaskReportBody, parentId?: string): { keys: string[
  * else one read.
  */
 async function loadTaskContext(ctx: CommandContext, env: Environment, runId: string, keys: readonly string[], ids: readonly string[]): Promise<TaskContext> {
+  // an execution of this process whose claim is still staged: the claim goes first
+  await commitStagedClaim(ctx, runId);
   const cached = ctx.runCache.get(runId);
   // an id the cache does not know may be a task created through another process: then read afresh
   if (cached && cached.run.environment_id === env.id && cached.run.status === "EXECUTING" && ids.every((id) => cached.tasks.has(id))) {

@@ -7,6 +7,7 @@ import {
   type StoredError,
 } from "@baton/core";
 import { retryOnConflict, ORGANIZATION, PROJECT, StaleRunCacheError, type CommandContext } from "../commands/context";
+import { unitOfWorkWithClaim } from "../commands/staged-claims";
 import { reviveDates, toApiEventLog } from "../commands/ingest";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
 import { applyTaskReports, checkOutputSize, RUN_DATES, TASK_DATES } from "../commands/tasks";
@@ -218,8 +219,9 @@ async function executeClaimed(ctx: CommandContext, runId: string, metadata: Even
   const claim = (await preclaimed(ctx, runId)) ?? (await retryOnConflict(() => claimRun(ctx, runId, metadata), undefined, () => ctx.runCache.delete(runId)));
   if (!claim) return;
   const { state, env, claimedAt } = claim;
-  // while the endpoint executes, its task-API calls find the run here instead of reading it
-  ctx.runCache.set(state.run, state.tasks);
+  // while the endpoint executes, its task-API calls find the run here instead of reading it (a staged claim's run
+  // stays cached as the store has it: the first task-API call commits the claim, see StagedClaim)
+  if (!("staged" in claim && claim.staged)) ctx.runCache.set(state.run, state.tasks);
   const { run, record, endpoint } = state;
   const { tasks: cache, noopKeys, uncachedKeys } = cachedTasks(state.tasks);
   const protocol = Math.min(endpoint.baton_protocol ?? 0, BATON_PROTOCOL_VERSION);
@@ -258,6 +260,10 @@ async function executeClaimed(ctx: CommandContext, runId: string, metadata: Even
     );
   } finally {
     ctx.runCache.delete(runId);
+    // a claim still staged here was never committed (the answer could not be applied): the run is still QUEUED on
+    // this worker, and the next execution claims it afresh
+    const staged = ctx.stagedClaims?.get(runId);
+    if (staged && !staged.committing && staged.claimedAt.getTime() === claimedAt.getTime()) ctx.stagedClaims!.delete(runId);
   }
 }
 
@@ -265,7 +271,7 @@ async function claimRun(
   ctx: CommandContext,
   runId: string,
   metadata: EventMetadata,
-): Promise<{ state: ExecutionState; env: Environment; claimedAt: Date } | undefined> {
+): Promise<{ state: ExecutionState; env: Environment; claimedAt: Date; staged?: boolean } | undefined> {
   const state = cachedExecutionState(ctx, runId) ?? (await loadExecutionState(ctx, runId));
   if (!state) return undefined;
   const { run } = state;
@@ -319,12 +325,15 @@ async function claimRun(
     await uow.commit(ctx.pool);
     return undefined;
   }
-  uow.append(
-    run.id,
-    current.version,
-    [{ type: "run.started", data: { workerId: ctx.workerId, executionId: newId("exec"), isRetry: current.is_retry || current.execution_failure_count > 0 } }],
-    metadata,
-  );
+  const started = { type: "run.started", data: { workerId: ctx.workerId, executionId: newId("exec"), isRetry: current.is_retry || current.execution_failure_count > 0 } } as const;
+  // A run this process's in-memory queue held (QUEUED on this worker, no outbox job, no limit): its claim is staged
+  // and committed with the execution's next write (see StagedClaim). One commit per execution instead of two.
+  if (ctx.stagedClaims && run.status === "QUEUED" && run.queued_worker_id === ctx.workerId && run.concurrency_limit === null && current === run) {
+    ctx.stagedClaims.set(run.id, { run, tasks: state.tasks, event: started, metadata, claimedAt: now });
+    uow.append(run.id, run.version, [started], metadata);
+    return { state: { ...state, run: uow.state.runs.get(run.id)! }, env, claimedAt: now, staged: true };
+  }
+  uow.append(run.id, current.version, [started], metadata);
   // the pending outbox job of this run (the fallback of an in-process dispatch, or a timer's job) is served now; a run
   // held by a process's in-memory dispatch queue has none
   if (run.queued_worker_id === null) uow.dequeue(`run:${run.id}`);
@@ -339,8 +348,8 @@ async function claimRun(
   } else {
     await uow.commit(ctx.pool);
   }
-  const started = uow.state.runs.get(run.id)!;
-  return { state: { ...state, run: started, tasks: [...uow.state.tasks.values()].sort((a, b) => a.seq - b.seq) }, env, claimedAt: now };
+  const claimed = uow.state.runs.get(run.id)!;
+  return { state: { ...state, run: claimed, tasks: [...uow.state.tasks.values()].sort((a, b) => a.seq - b.seq) }, env, claimedAt: now };
 }
 
 /** A run suspended on a wait (WAITING_TO_CONTINUE) with its WAITING tasks, as read ahead of its due time. */
@@ -525,16 +534,49 @@ function referencedTaskIds(response: RunJobResponse): string[] {
 
 /** Applies one execution's outcome, if this execution still owns the run. */
 async function applyReply(ctx: CommandContext, runId: string, claimedAt: Date, reply: EndpointReply, metadata: EventMetadata): Promise<void> {
-  const cached = ctx.runCache.get(runId);
-  const state = cached ? { run: cached.run, tasks: [...cached.tasks.values()] } : await loadExecutionState(ctx, runId);
+  let staged = ctx.stagedClaims?.get(runId);
+  if (staged && (staged.claimedAt.getTime() !== claimedAt.getTime() || staged.committing)) {
+    await staged.committing; // a task-API write committed the claim (or is committing it): the run is read as usual
+    staged = undefined;
+  }
+  const cached = staged ? undefined : ctx.runCache.get(runId);
+  // with a staged claim, the answer is applied on top of it: the claim and the answer commit together
+  const fromClaim = staged ? unitOfWorkWithClaim(staged) : undefined;
+  const state = fromClaim
+    ? { run: fromClaim.run, tasks: [...staged!.tasks] }
+    : cached
+      ? { run: cached.run, tasks: [...cached.tasks.values()] }
+      : await loadExecutionState(ctx, runId);
   if (!state) return;
   const { run, tasks } = state;
   if (run.status !== "EXECUTING" || run.executing_worker_id !== ctx.workerId || run.execution_started_at?.getTime() !== claimedAt.getTime()) {
     return; // canceled, recovered elsewhere, or already applied: this execution's answer no longer counts
   }
-  const uow = new UnitOfWork(emptyProjectionState());
-  uow.state.runs.set(run.id, run);
-  for (const t of tasks) uow.state.tasks.set(t.id, t);
+  // a unit of work on the run as it was loaded (the staged claim included)
+  const unitOfWork = (): UnitOfWork => {
+    if (staged) return unitOfWorkWithClaim(staged).uow;
+    const fresh = new UnitOfWork(emptyProjectionState());
+    fresh.state.runs.set(run.id, run);
+    for (const t of tasks) fresh.state.tasks.set(t.id, t);
+    return fresh;
+  };
+  const uow = fromClaim?.uow ?? unitOfWork();
+  // task-API writes of this run that arrive meanwhile wait for the commit carrying the staged claim
+  const commit = async (w: UnitOfWork): Promise<void> => {
+    if (!staged) {
+      await w.commit(ctx.pool);
+      return;
+    }
+    const committing = w.commit(ctx.pool).then(() => undefined);
+    staged.committing = committing.catch(() => {
+      ctx.runCache.delete(runId);
+    });
+    try {
+      await committing;
+    } finally {
+      if (ctx.stagedClaims?.get(runId) === staged) ctx.stagedClaims.delete(runId);
+    }
+  };
   const durationMs = reply.durationMs;
   const now = uow.now;
   const version = (): number => uow.state.runs.get(run.id)!.version;
@@ -575,16 +617,14 @@ async function applyReply(ctx: CommandContext, runId: string, claimedAt: Date, r
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         // the endpoint answered something that cannot be applied (e.g. an unknown task): the run fails, loudly
-        const fresh = new UnitOfWork(emptyProjectionState());
-        fresh.state.runs.set(run.id, run);
-        for (const t of tasks) fresh.state.tasks.set(t.id, t);
+        const fresh = unitOfWork();
         endRun(fresh, run, tasks, { type: "run.failed", error: { message: `endpoint answered with a response that cannot be applied: ${error.message}`, name: "ProtocolError" }, taskId: null }, durationMs, metadata);
-        await fresh.commit(ctx.pool);
+        await commit(fresh);
         return;
       }
     }
   }
-  await uow.commit(ctx.pool);
+  await commit(uow);
   if (run.concurrency_key) await admitNext(ctx, run.concurrency_key, run.concurrency_limit ?? 1);
 }
 

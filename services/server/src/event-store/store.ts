@@ -86,9 +86,10 @@ export class UnitOfWork {
   /**
    * Appends events to a stream, expecting it to be at `expectedVersion` (0 = a new stream), and applies them to
    * the loaded projection rows. A later call for the same stream passes the version after the earlier call's events
-   * (which the reduced projection row's `version` already shows).
+   * (which the reduced projection row's `version` already shows). `occurredAt` (default: the unit of work's time)
+   * dates events that happened earlier than this unit of work, e.g. a claim whose commit was deferred.
    */
-  append(streamId: string, expectedVersion: number, events: readonly BatonEventBody[], metadata: EventMetadata = {}): void {
+  append(streamId: string, expectedVersion: number, events: readonly BatonEventBody[], metadata: EventMetadata = {}, occurredAt: Date = this.now): void {
     let slot = this.nextVersion.get(streamId);
     if (!slot) {
       slot = { expected: expectedVersion, next: expectedVersion + 1 };
@@ -104,10 +105,10 @@ export class UnitOfWork {
         type: body.type,
         data: body.data,
         metadata,
-        occurredAt: this.now,
+        occurredAt,
       };
       this.events.push(pending);
-      applyEvent(this.state, { ...body, streamId, version: pending.version, occurredAt: this.now } as ProjectedEvent, this.dirty);
+      applyEvent(this.state, { ...body, streamId, version: pending.version, occurredAt } as ProjectedEvent, this.dirty);
     }
   }
 
@@ -268,11 +269,23 @@ export function buildStatement(sets: readonly WriteSet[]): { sql: string; params
         returning 1)`);
     selects.push(`(select count(*) from p_${projection}) as ${projection}`);
   }
-  const jobs = sets.flatMap((w) => w.jobs);
-  if (jobs.length) {
+  // one graphile add_jobs call per job-key mode (one NOTIFY each), not one add_job per job; a job key given twice
+  // keeps its last job (as `replace` would)
+  const byKey = new Map<string, OutboxJob>();
+  const keyless: OutboxJob[] = [];
+  for (const j of sets.flatMap((w) => w.jobs)) {
+    if (j.jobKey) {
+      byKey.delete(j.jobKey);
+      byKey.set(j.jobKey, j);
+    } else keyless.push(j);
+  }
+  const jobs = [...keyless, ...byKey.values()];
+  for (const preserveRunAt of [false, true]) {
+    const group = jobs.filter((j) => (j.jobKeyMode === "preserve_run_at") === preserveRunAt);
+    if (!group.length) continue;
     const p = param(
       JSON.stringify(
-        jobs.map((j) => ({
+        group.map((j) => ({
           identifier: j.task,
           payload: j.payload,
           queue_name: j.queueName ?? null,
@@ -280,14 +293,16 @@ export function buildStatement(sets: readonly WriteSet[]): { sql: string; params
           max_attempts: j.maxAttempts ?? 25,
           job_key: j.jobKey ?? null,
           priority: j.priority ?? 0,
-          job_key_mode: j.jobKeyMode ?? "replace",
         })),
       ),
     );
-    ctes.push(`jobs as (
-        select graphile_worker.add_job(x.identifier, x.payload, x.queue_name, x.run_at, x.max_attempts, x.job_key, x.priority, null, x.job_key_mode) as job
-        from jsonb_to_recordset(${p}::jsonb) as x(identifier text, payload json, queue_name text, run_at timestamptz, max_attempts int, job_key text, priority int, job_key_mode text))`);
-    selects.push(`(select count(*) from jobs) as jobs`);
+    const name = preserveRunAt ? "jobs_preserving" : "jobs";
+    ctes.push(`${name} as (
+        select count(*) as n from graphile_worker.add_jobs(array(
+          select (x.identifier, x.payload, x.queue_name, x.run_at, x.max_attempts::smallint, x.job_key, x.priority::smallint, null::text[])::graphile_worker.job_spec
+          from jsonb_to_recordset(${p}::jsonb) as x(identifier text, payload json, queue_name text, run_at timestamptz, max_attempts int, job_key text, priority int)),
+          ${preserveRunAt}))`);
+    selects.push(`(select n from ${name}) as ${name}`);
   }
   const removals = sets.flatMap((w) => w.removeJobKeys);
   if (removals.length) {

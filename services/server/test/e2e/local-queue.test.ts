@@ -32,6 +32,7 @@ function defineJobs(client: TriggerClient): void {
         hits.hit(`work:${payload.n}`);
         await gates.wait(payload.n);
       });
+      await io.runTask("after", async () => hits.hit(`after:${payload.n}`));
       return payload.n;
     },
   });
@@ -111,6 +112,37 @@ describe("the in-memory dispatch queue", () => {
     // leaving QUEUED clears the holder
     expect((await runRow(second)).queued_worker_id).toBeNull();
     expect(hits.of("work:b")).toBe(1);
+    // b's claim was staged and committed with the execution's answer: one transaction (the report flush of a task
+    // that takes under 100 ms never came), the claim still dated when the execution began
+    const { rows } = await pool.query<{ type: string; xid: string; occurred_at: Date }>(
+      "select type, xmin::text as xid, occurred_at from baton.events where stream_id = $1 order by version",
+      [second],
+    );
+    const started = rows.find((r) => r.type === "run.started")!;
+    const succeeded = rows.find((r) => r.type === "run.succeeded")!;
+    expect(rows.map((r) => r.type)).toEqual(["run.created", "run.queued", "run.started", "task.created", "task.created", "task.completed", "task.completed", "run.succeeded"]);
+    expect(started.xid).toBe(succeeded.xid);
+    expect(started.occurred_at.getTime()).toBeLessThanOrEqual(succeeded.occurred_at.getTime());
+  });
+
+  it("commits a held run's staged claim with its first task report, and a cancel meanwhile is final", async () => {
+    const busy = await send(server!.url, "x");
+    await until(async () => hits.of("work:x"), (n) => n === 1, "run x in its task");
+    const held = await send(server!.url, "y");
+    expect((await runRow(held)).queued_worker_id).toBe(server!.workerId);
+    gates.open("x");
+    // y starts executing under a staged claim; its task's start is reported within ~100 ms, which commits the claim
+    await until(async () => hits.of("work:y"), (n) => n === 1, "run y in its task");
+    await until(async () => (await runRow(held)).status, (s) => s === "EXECUTING", "run y EXECUTING");
+    expect((await runRow(held)).queued_worker_id).toBeNull();
+    const r = await fetch(`${server!.url}/api/v1/runs/${held}/cancel`, { method: "POST", headers: { authorization: `Bearer ${DEV_KEY}` } });
+    expect(r.status).toBe(200);
+    gates.open("y");
+    await until(async () => (await runRow(busy)).status, (s) => s === "SUCCESS", "run x SUCCESS");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await runRow(held)).status).toBe("CANCELED");
+    // the execution was hung up: the task after the gate never ran
+    expect(hits.of("after:y")).toBe(0);
   });
 
   it("hands its runs back to the outbox when the process stops, and another process runs them", async () => {

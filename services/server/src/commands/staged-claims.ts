@@ -1,0 +1,62 @@
+import type { BatonEventBody, EventMetadata } from "@baton/core";
+import { UnitOfWork } from "../event-store/store";
+import { emptyProjectionState } from "../projections/reducers";
+import type { RunRow, TaskRow } from "../projections/rows";
+import type { CommandContext } from "./context";
+
+/**
+ * The claim (`run.started`) of a run this process held in its in-memory dispatch queue, staged instead of committed:
+ * the execution starts at once and the claim is committed with the run's next write, the execution's answer (one
+ * commit per execution instead of two), or the first task-API write of the execution, whichever comes first.
+ *
+ * Safe because nobody else acts on a held run while this process lives: the store still shows it QUEUED on this
+ * worker (`queued_worker_id`), so a cancel or a recovery by another process appends at the same version, and
+ * whichever commit comes second conflicts (the claim's commit then sees the run as it is now and drops the answer).
+ * If this process dies, recovery queues the run again, as any held run; its tasks run again (at-least-once).
+ */
+export interface StagedClaim {
+  /** the run as the store has it (QUEUED, held by this worker) */
+  readonly run: RunRow;
+  readonly tasks: readonly TaskRow[];
+  /** the `run.started` event */
+  readonly event: BatonEventBody;
+  readonly metadata: EventMetadata;
+  /** when the execution started (the event's time) */
+  readonly claimedAt: Date;
+  /** the commit that carries the claim, once one began (it settles when that commit has) */
+  committing?: Promise<void>;
+}
+
+/**
+ * A unit of work on the run of `staged` that writes the staged claim first: its state holds the claimed run.
+ * @returns the unit of work and the claimed run row (EXECUTING on this worker).
+ */
+export function unitOfWorkWithClaim(staged: StagedClaim, now?: Date): { uow: UnitOfWork; run: RunRow } {
+  const uow = new UnitOfWork(emptyProjectionState(), now);
+  uow.state.runs.set(staged.run.id, staged.run);
+  for (const t of staged.tasks) uow.state.tasks.set(t.id, t);
+  uow.append(staged.run.id, staged.run.version, [staged.event], staged.metadata, staged.claimedAt);
+  return { uow, run: uow.state.runs.get(staged.run.id)! };
+}
+
+/**
+ * Makes sure a staged claim of `runId` is in the store before a write that reads the run: commits it on its own, or
+ * waits for the commit already carrying it. Does nothing for a run without one. A claim that lost its race (the run
+ * was canceled or recovered meanwhile) is dropped with the cached run, so the caller reads the run as it is.
+ */
+export async function commitStagedClaim(ctx: CommandContext, runId: string): Promise<void> {
+  const staged = ctx.stagedClaims?.get(runId);
+  if (!staged) return;
+  staged.committing ??= (async () => {
+    const { uow, run } = unitOfWorkWithClaim(staged, staged.claimedAt);
+    try {
+      await uow.commit(ctx.pool);
+      ctx.runCache.set(run, staged.tasks);
+    } catch {
+      ctx.runCache.delete(runId);
+    } finally {
+      if (ctx.stagedClaims?.get(runId) === staged) ctx.stagedClaims.delete(runId);
+    }
+  })();
+  await staged.committing;
+}
