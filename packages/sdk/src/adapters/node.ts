@@ -193,7 +193,10 @@ function readIncomingBody(req: IncomingMessage): Promise<Buffer> {
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
     req.on("error", fail);
-    req.on("close", () => fail(new Error("Premature close")));
+    // (every request closes after its end: the error, whose stack costs, is made only when it closed before)
+    req.on("close", () => {
+      if (!done) fail(new Error("Premature close"));
+    });
   });
 }
 
