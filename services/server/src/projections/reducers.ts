@@ -78,10 +78,9 @@ function reduceRunStatus(row: RunRow | undefined, e: ProjectedEvent): RunRow | u
   };
   switch (e.type) {
     case "run.queued":
-      return { ...next, status: "QUEUED", queued_at: row.status === "QUEUED" ? row.queued_at : at, queued_worker_id: e.data.workerId ?? null };
+      return Object.assign(next, { status: "QUEUED", queued_at: row.status === "QUEUED" ? row.queued_at : at, queued_worker_id: e.data.workerId ?? null });
     case "run.started":
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "EXECUTING",
         started_at: row.started_at ?? at,
         execution_count: row.execution_count + 1,
@@ -90,39 +89,35 @@ function reduceRunStatus(row: RunRow | undefined, e: ProjectedEvent): RunRow | u
         is_retry: e.data.isRetry,
         waiting_task_id: null,
         resume_at: null,
-      };
+      });
     case "run.waiting":
       endExecution(e.data.executionDurationMs);
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "WAITING_TO_CONTINUE",
         waiting_task_id: e.data.taskId,
         resume_at: date(e.data.resumeAt),
-      };
+      });
     case "run.resumed":
-      return { ...next, status: "WAITING_TO_EXECUTE", waiting_task_id: null, resume_at: null };
+      return Object.assign(next, { status: "WAITING_TO_EXECUTE", waiting_task_id: null, resume_at: null });
     case "run.yielded":
       endExecution(e.data.executionDurationMs);
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "WAITING_TO_EXECUTE",
         resume_at: date(e.data.resumeAt),
         yielded_executions:
           e.data.reason === "yield" && e.data.key ? [...row.yielded_executions, e.data.key] : row.yielded_executions,
-      };
+      });
     case "run.execution_failed":
       endExecution(e.data.executionDurationMs);
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "WAITING_TO_EXECUTE",
         execution_failure_count: row.execution_failure_count + 1,
         resume_at: date(e.data.retryAt),
         error: e.data.error,
-      };
+      });
     case "run.succeeded":
       endExecution(e.data.executionDurationMs);
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "SUCCESS",
         completed_at: at,
         output: e.data.output,
@@ -130,41 +125,37 @@ function reduceRunStatus(row: RunRow | undefined, e: ProjectedEvent): RunRow | u
         error: null,
         waiting_task_id: null,
         resume_at: null,
-      };
+      });
     case "run.failed":
       endExecution(e.data.executionDurationMs);
-      return { ...next, status: "FAILURE", completed_at: at, error: e.data.error, waiting_task_id: null, resume_at: null };
+      return Object.assign(next, { status: "FAILURE", completed_at: at, error: e.data.error, waiting_task_id: null, resume_at: null });
     case "run.timed_out":
       endExecution(e.data.executionDurationMs);
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "TIMED_OUT",
         completed_at: at,
         error: { message: e.data.reason, name: "TimedOut" },
         waiting_task_id: null,
         resume_at: null,
-      };
+      });
     case "run.canceled":
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "CANCELED",
         completed_at: at,
         executing_worker_id: null,
         execution_started_at: null,
         waiting_task_id: null,
         resume_at: null,
-      };
+      });
     case "run.invalid_payload":
       endExecution(e.data.executionDurationMs);
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "INVALID_PAYLOAD",
         completed_at: at,
         error: { message: "Invalid payload", name: "InvalidPayload", issues: e.data.errors },
-      };
+      });
     case "run.continued":
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "QUEUED",
         queued_at: at,
         is_retry: true,
@@ -176,10 +167,10 @@ function reduceRunStatus(row: RunRow | undefined, e: ProjectedEvent): RunRow | u
         yielded_executions: [],
         waiting_task_id: null,
         resume_at: null,
-      };
+      });
     case "task.created":
     case "log.written":
-      return { ...next, task_count: row.task_count + 1 };
+      return Object.assign(next, { task_count: row.task_count + 1 });
     default:
       // other events of the run's stream change only the stream version
       return next;
