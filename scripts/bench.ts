@@ -14,7 +14,7 @@
  *   --settle <s>                  metric 7 also reads the RSS again after <s> more seconds (`rss_mb_waiting_settled`)
  *   --out <file>                  where to write the JSON (default bench-results/latest.json)
  *   --only runs                   only metric 1 (with its CPU split by process), no peers: for profiling iterations
- *   --runs <n>                    one-task runs per repetition of metric 1 (default 1,500; 300 with --quick)
+ *   --runs <n>                    one-task runs per repetition of metric 1 (default 1,500; 1,000 with --quick)
  *
  * The server runs as `npm run server` runs it: `dist/server.js` (built first by scripts/build.mjs) on node with the node
  * flags of package.json's "server" script, plus `bench/memory-probe.mjs` (answers SIGUSR2 with a memory breakdown).
@@ -79,7 +79,8 @@ const SIZES: Record<Mode, Sizes> = {
   },
   quick: {
     reps: 1,
-    runsOne: 300,
+    // enough for a few seconds of steady state (300 runs was under a second, mostly ramp-up and tail)
+    runsOne: 1000,
     runsTwenty: 20,
     latencySamples: 40,
     waitRuns: 200,
@@ -87,7 +88,7 @@ const SIZES: Record<Mode, Sizes> = {
     ingestBulk: 3000,
     bulkBatch: 100,
     waitingForRss: 1000,
-    dbosOne: 500,
+    dbosOne: 1000,
     dbosTwenty: 25,
     graphileJobs: 3000,
     concurrency: 32,
