@@ -124,7 +124,8 @@ export interface EndpointRequest {
 
 /**
  * The part of an `AbortSignal` an execution reads to learn that the server hung up (any `AbortSignal` fits): the node
- * adapters implement it over the response's `close` event, which costs less than an `AbortController`.
+ * adapters implement it over the response's state, which costs less than an `AbortController`. The SDK reads
+ * `aborted` when it needs to know (at each task, and when answering) rather than listening.
  */
 export interface AbortSignalLike {
   /** True once aborted. */
@@ -155,6 +156,8 @@ export class TriggerClient {
   readonly #verbose: boolean;
   readonly #outputLimitBytes: number;
   readonly #jobs = new Map<string, Job<any, any, any>>();
+  /** {@link #debug} as a function (given to each execution). */
+  readonly #log = (message: string, data?: unknown): void => this.#debug(message, data);
   /** The latest execution of each run in this process whose task reports may still be undelivered. */
   readonly #unreported = new Map<string, Execution>();
 
@@ -388,7 +391,7 @@ export class TriggerClient {
   /**
    * Runs one execution of `job` for `body` and returns the `RunJobResponse` (never throws for user errors).
    * `signal` is the request's (an `AbortSignal`, or the node adapters' lighter {@link AbortSignalLike}): once aborted
-   * (the server hung up), the execution stops at its next task with CANCELED.
+   * (the server hung up), the execution stops at its next task with CANCELED (its `aborted` is read at each task).
    * @internal exposed for adapters and tests
    */
   async executeJob(body: RunJobBody, job: Job<any, any, any>, signal?: AbortSignalLike): Promise<RunJobResponse> {
@@ -397,7 +400,9 @@ export class TriggerClient {
       api: this.#api,
       logLevel: job.options.logLevel ?? this.#logLevel ?? "info",
       outputLimitBytes: this.#outputLimitBytes,
-      log: (message, data) => this.#debug(message, data),
+      log: this.#log,
+      // once the server hung up (it canceled the run, or gave up waiting), the execution stops at its next task
+      signal,
     });
     // Reports an earlier execution of this run could not deliver (its server died) are this one's now: its completed
     // tasks replay from them instead of running again.
@@ -407,43 +412,41 @@ export class TriggerClient {
       execution.adopt(earlier);
     }
     this.#unreported.set(body.run.id, execution);
-    // The server hung up (it canceled the run, or gave up waiting): the execution stops at its next task.
-    const onAbort = (): void => {
-      execution.stopReason ??= "the server stopped waiting for this execution";
-    };
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
-    const finish = async (response: RunJobResponse): Promise<RunJobResponse> => {
-      // Reports already flushed alone must land before the server reads this answer (else the run could end, or
-      // replay, with a task still RUNNING), and before the reports this answer carries (starts stay in order).
-      await execution.settled();
-      // a stopped execution's answer goes nowhere (the server hung up): its reports are flushed on their own
-      if (execution.stopReason) await execution.flush();
-      const reports = execution.close();
-      // Kept for adoption while reports are undelivered (a failed flush puts them back); a hung-up execution also for
-      // a while after, since its last reports may land after the server built the next execution's body.
-      void execution.settled().then(() => {
-        const drop = (): void => {
-          if (!execution.hasReports && this.#unreported.get(execution.runId) === execution) this.#unreported.delete(execution.runId);
-        };
-        if (execution.stopReason) setTimeout(drop, HUNG_UP_RETENTION_MS).unref();
-        else drop();
-      });
-      return reports.startedTasks || reports.completedTasks ? { ...response, ...reports } : response;
-    };
 
     const payload = job.options.trigger.parsePayload(body.event.payload);
-    if (!payload.success) return await finish({ status: "INVALID_PAYLOAD", errors: payload.issues });
+    if (!payload.success) return await this.#finish(execution, { status: "INVALID_PAYLOAD", errors: payload.issues });
 
     const io = new IO(execution, "scope", job.integrationBinders);
     const ctx = buildContext(body);
     try {
       const output = await runScope.run({ execution, frame: undefined }, () => job.options.run(payload.data, io as never, ctx));
       const outputJson = toRunOutputJson(output);
-      return await finish(outputJson === undefined ? { status: "SUCCESS" } : { status: "SUCCESS", output: outputJson as Json });
+      return await this.#finish(execution, outputJson === undefined ? { status: "SUCCESS" } : { status: "SUCCESS", output: outputJson as Json });
     } catch (error) {
-      return await finish(errorToResponse(error));
+      return await this.#finish(execution, errorToResponse(error));
     }
+  }
+
+  /** Ends `execution` with `response`: the answer, carrying the reports not sent yet. */
+  async #finish(execution: Execution, response: RunJobResponse): Promise<RunJobResponse> {
+    // Reports already flushed alone must land before the server reads this answer (else the run could end, or
+    // replay, with a task still RUNNING), and before the reports this answer carries (starts stay in order).
+    await execution.settled();
+    // a stopped execution's answer goes nowhere (the server hung up): its reports are flushed on their own
+    if (execution.stopReason) await execution.flush();
+    const reports = execution.close();
+    // Kept for adoption while reports are undelivered (a failed flush puts them back); a hung-up execution also for
+    // a while after, since its last reports may land after the server built the next execution's body.
+    void execution.settled().then(() => {
+      if (execution.stopReason) setTimeout(() => this.#dropUnreported(execution), HUNG_UP_RETENTION_MS).unref();
+      else this.#dropUnreported(execution);
+    });
+    return reports.startedTasks || reports.completedTasks ? { ...response, ...reports } : response;
+  }
+
+  /** Forgets `execution` as its run's latest with undelivered reports, unless it has some again or a newer one is. */
+  #dropUnreported(execution: Execution): void {
+    if (!execution.hasReports && this.#unreported.get(execution.runId) === execution) this.#unreported.delete(execution.runId);
   }
 
   #debug(message: string, data?: unknown): void {

@@ -6,6 +6,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { ApiClient } from "./api-client";
 import { ApiError, AutoYieldExecutionError, type AutoYieldLocation } from "./errors";
 import type { BatonCompletedTask, BatonStartedTask, CachedTask, RunJobBody, TaskReportBody } from "@baton/core";
+import type { AbortSignalLike } from "./client";
 
 /** Log levels in v2's order: a message is recorded when its level's index is <= the job level's index. */
 export const LOG_LEVELS = ["log", "error", "warn", "info", "debug"] as const;
@@ -33,6 +34,9 @@ export const DEFAULT_AUTO_YIELD_THRESHOLDS: AutoYieldThresholds = {
  * an execution may run on after its run was canceled in another server process.
  */
 export const COMPLETION_FLUSH_DELAY_MS = 100;
+
+/** What {@link Execution.settled} answers when no flush is in flight. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 /** Subtasks may nest this deep (a top-level task is level 1). */
 export const MAX_TASK_DEPTH = 5;
@@ -63,7 +67,15 @@ export interface ExecutionOptions {
   readonly logLevel: LogLevel;
   readonly outputLimitBytes: number;
   readonly log?: (message: string, data?: unknown) => void;
+  /**
+   * The request's signal: once it is aborted (the server hung up), {@link Execution.stopReason} says so and the
+   * execution stops at its next task.
+   */
+  readonly signal?: AbortSignalLike | undefined;
 }
+
+/** {@link Execution.stopReason} once the server hung up on the execution's request. */
+export const HUNG_UP_STOP_REASON = "the server stopped waiting for this execution";
 
 /** Mutable state of one execution of a run. */
 export class Execution {
@@ -78,11 +90,9 @@ export class Execution {
   readonly localStart: boolean;
   /** Keys of the run's tasks that are neither cached nor completed noops (protocol 2). */
   readonly uncachedKeys: ReadonlySet<string>;
-  /**
-   * Why this execution must stop at its next task, once the server canceled the run (a report's answer) or stopped
-   * waiting for this execution (its request was aborted); undefined while it may go on.
-   */
-  stopReason: string | undefined;
+  /** Set by the {@link stopReason} setter (a hung-up request is read from {@link #signal} when asked). */
+  #stopReason: string | undefined;
+  readonly #signal: AbortSignalLike | undefined;
   readonly logLevel: LogLevel;
   readonly outputLimitBytes: number;
   /** COMPLETED tasks by idempotency key. Only COMPLETED outputs are ever used as cache. */
@@ -107,7 +117,8 @@ export class Execution {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   readonly #inFlight = new Set<Promise<void>>();
-  #chain: Promise<void> = Promise.resolve();
+  /** The last flush started (flushes go one after another); undefined before the first. */
+  #chain: Promise<void> | undefined;
 
   constructor(options: ExecutionOptions) {
     const { body } = options;
@@ -116,7 +127,8 @@ export class Execution {
     this.baton = (body.batonProtocol ?? 0) >= 1;
     this.localStart = (body.batonProtocol ?? 0) >= 2 && body.uncachedTaskKeys !== undefined && body.noopTaskKeys !== undefined;
     this.uncachedKeys = new Set(body.uncachedTaskKeys ?? []);
-    this.stopReason = undefined;
+    this.#stopReason = undefined;
+    this.#signal = options.signal;
     this.logLevel = options.logLevel;
     this.outputLimitBytes = options.outputLimitBytes;
     this.#log = options.log;
@@ -128,6 +140,20 @@ export class Execution {
     this.yieldedExecutions = new Set(body.yieldedExecutions ?? []);
     this.limitMs = body.runChunkExecutionLimit;
     this.thresholds = body.autoYieldConfig ?? DEFAULT_AUTO_YIELD_THRESHOLDS;
+  }
+
+  /**
+   * Why this execution must stop at its next task, once the server canceled the run (a report's answer) or stopped
+   * waiting for this execution (its request was aborted: {@link HUNG_UP_STOP_REASON}); undefined while it may go on.
+   * The first reason stays (set it with `??=`).
+   */
+  get stopReason(): string | undefined {
+    if (this.#stopReason === undefined && this.#signal?.aborted === true) this.#stopReason = HUNG_UP_STOP_REASON;
+    return this.#stopReason;
+  }
+
+  set stopReason(reason: string | undefined) {
+    this.#stopReason = reason;
   }
 
   /** ms since this execution started. */
@@ -271,7 +297,11 @@ export class Execution {
   }
 
   /** Resolves when background flushes started so far have settled (for tests and shutdown). */
-  async settled(): Promise<void> {
+  settled(): Promise<void> {
+    return this.#inFlight.size === 0 ? SETTLED : this.#settle();
+  }
+
+  async #settle(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
@@ -310,8 +340,7 @@ export class Execution {
       }
     };
     // flushes go one after another, so starts reach the server in order
-    const previous = this.#chain;
-    const promise = previous.then(send);
+    const promise = (this.#chain ?? SETTLED).then(send);
     this.#chain = promise;
     this.#inFlight.add(promise);
     void promise.finally(() => this.#inFlight.delete(promise));

@@ -101,8 +101,7 @@ export class IO {
   readonly #parent: TaskFrame | undefined;
   readonly #followScope: boolean;
   readonly #integrations: Readonly<Record<string, IntegrationBinder>>;
-  /** Job logger; see {@link IOLogger}. */
-  readonly logger: IOLogger;
+  #logger: IOLogger | undefined;
 
   /** @internal Built by the client for each execution and for each task body. */
   constructor(
@@ -114,11 +113,19 @@ export class IO {
     this.#followScope = parent === "scope";
     this.#parent = parent === "scope" ? undefined : parent;
     this.#integrations = integrations;
-    const log = (level: LogLevel) => (message: string, data?: Record<string, unknown>) => this.#writeLog(level, message, data);
-    this.logger = { log: log("log"), error: log("error"), warn: log("warn"), info: log("info"), debug: log("debug") };
-    for (const [name, bind] of Object.entries(integrations)) {
-      Object.defineProperty(this, name, { value: bind(this), enumerable: true });
+    for (const name in integrations) {
+      if (!Object.prototype.hasOwnProperty.call(integrations, name)) continue;
+      Object.defineProperty(this, name, { value: integrations[name]!(this), enumerable: true });
     }
+  }
+
+  /** Job logger; see {@link IOLogger}. (Made on first use: most task bodies never log.) */
+  get logger(): IOLogger {
+    if (this.#logger === undefined) {
+      const log = (level: LogLevel) => (message: string, data?: Record<string, unknown>) => this.#writeLog(level, message, data);
+      this.#logger = { log: log("log"), error: log("error"), warn: log("warn"), info: log("info"), debug: log("debug") };
+    }
+    return this.#logger;
   }
 
   /** The run id. */
@@ -172,11 +179,9 @@ export class IO {
     }
     execution.usedKeys.add(idempotencyKey);
 
-    const parse = (value: unknown): T => (options.parseOutput ? options.parseOutput(value) : (value as T));
-
     const cached = execution.cache.get(idempotencyKey);
-    if (cached && cached.status === "COMPLETED") return parse(deserializeOutput(cached.output, cached.outputMeta));
-    if (options.noop && execution.noopKeys?.has(idempotencyKey)) return parse(undefined);
+    if (cached && cached.status === "COMPLETED") return parsed(options, deserializeOutput(cached.output, cached.outputMeta));
+    if (options.noop && execution.noopKeys?.has(idempotencyKey)) return parsed(options, undefined);
 
     // Logs and other noop subtasks never cause an auto-yield (v2 issue #838).
     if (!(options.noop && parent)) execution.checkAutoYield("start_task", execution.thresholds.startTaskThreshold);
@@ -207,7 +212,7 @@ export class IO {
         ...(options.parallel ? { parallel: true } : {}),
       });
       // a noop has no body: it is complete once recorded (what a replay returns for it)
-      if (options.noop) return parse(undefined);
+      if (options.noop) return parsed(options, undefined);
       task = {
         id,
         idempotencyKey,
@@ -231,7 +236,7 @@ export class IO {
     } else {
       task = await this.#createTaskOnServer(execution, idempotencyKey, shownKey, parent, options);
     }
-    return this.#runTaskBody(execution, task, idempotencyKey, shownKey, keyPath, depth, cb, options, parse, onError);
+    return this.#runTaskBody(execution, task, idempotencyKey, shownKey, keyPath, depth, cb, options, onError);
   }
 
   /** Asks the server for the task (v2's create), with this execution's pending Baton reports piggybacked. */
@@ -284,7 +289,6 @@ export class IO {
     depth: number,
     cb: (task: IOTask, io: IO) => Promise<T> | T,
     options: RunTaskOptions<T>,
-    parse: (value: unknown) => T,
     onError: RunTaskErrorCallback | undefined,
   ): Promise<T> {
 
@@ -296,7 +300,7 @@ export class IO {
         throw new CanceledWithTaskError(task);
       case "COMPLETED":
         if (task.noop) execution.noopKeys?.add(idempotencyKey);
-        return parse(deserializeOutput(task.output, task.outputMeta));
+        return parsed(options, deserializeOutput(task.output, task.outputMeta));
       case "ERRORED":
         throw withFailure(
           new ErrorWithTask(task, `Task ${formatKeyPath(keyPath)} errored${task.error ? `: ${task.error}` : ""}`),
@@ -342,7 +346,7 @@ export class IO {
         });
         execution.checkAutoYield("after_complete_task", execution.thresholds.afterCompleteTaskThreshold);
       }
-      return parse(serialized.value);
+      return parsed(options, serialized.value);
     } catch (thrown) {
       if (isTriggerError(thrown)) throw thrown;
       let error: unknown = thrown;
@@ -547,6 +551,11 @@ export class IO {
 
 /** Binds one integration to an `io` (used by job integrations). */
 export type IntegrationBinder = (io: IO) => unknown;
+
+/** A task's output as `runTask` returns it: through `options.parseOutput` when there is one. */
+function parsed<T>(options: RunTaskOptions<T>, value: unknown): T {
+  return options.parseOutput ? options.parseOutput(value) : (value as T);
+}
 
 function withFailure(error: unknown, keyPath: readonly string[], task: ServerTaskWithMeta | undefined): unknown {
   if (typeof error === "object" && error !== null && !failedTaskInfo.has(error)) failedTaskInfo.set(error, { keyPath, task });

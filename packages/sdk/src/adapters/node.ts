@@ -100,21 +100,38 @@ export function createNodeHandler(client: TriggerClient): (req: IncomingMessage,
  * @internal shared with the express adapter
  */
 export function nodeEndpointRequest(req: NodeRequestLike, method: string, text: string, res: HangUpWatchable | undefined): EndpointRequest {
-  const headers = req.headers;
-  let signal: AbortSignalLike | undefined;
-  return {
-    method,
-    header(name) {
-      const value = headers[name];
-      if (value === undefined) return null;
-      return typeof value === "string" ? value : value.join(", ");
-    },
-    text: () => Promise.resolve(text),
-    get signal() {
-      if (signal === undefined && res !== undefined) signal = hangUpWatch(res);
-      return signal;
-    },
-  };
+  return new NodeEndpointRequest(req.headers, method, text, res);
+}
+
+/** {@link nodeEndpointRequest}'s request (a class: cheaper to make per request than an object literal with a getter). */
+class NodeEndpointRequest implements EndpointRequest {
+  readonly method: string;
+  readonly #headers: IncomingMessage["headers"];
+  readonly #text: string;
+  readonly #res: HangUpWatchable | undefined;
+  #signal: AbortSignalLike | undefined;
+
+  constructor(headers: IncomingMessage["headers"], method: string, text: string, res: HangUpWatchable | undefined) {
+    this.method = method;
+    this.#headers = headers;
+    this.#text = text;
+    this.#res = res;
+  }
+
+  header(name: string): string | null {
+    const value = this.#headers[name];
+    if (value === undefined) return null;
+    return typeof value === "string" ? value : value.join(", ");
+  }
+
+  text(): Promise<string> {
+    return Promise.resolve(this.#text);
+  }
+
+  get signal(): AbortSignalLike | undefined {
+    if (this.#signal === undefined && this.#res !== undefined) this.#signal = hangUpWatch(this.#res);
+    return this.#signal;
+  }
 }
 
 /**
@@ -123,16 +140,27 @@ export function nodeEndpointRequest(req: NodeRequestLike, method: string, text: 
  * @internal shared with the express adapter
  */
 export function hangUpWatch(res: HangUpWatchable): AbortSignalLike {
-  return {
-    get aborted() {
-      return res.closed === true && !res.writableFinished;
-    },
-    addEventListener(_type, listener) {
-      res.once("close", () => {
-        if (!res.writableFinished) listener();
-      });
-    },
-  };
+  return new HangUpWatch(res);
+}
+
+/** {@link hangUpWatch}'s signal. */
+class HangUpWatch implements AbortSignalLike {
+  readonly #res: HangUpWatchable;
+
+  constructor(res: HangUpWatchable) {
+    this.#res = res;
+  }
+
+  get aborted(): boolean {
+    return this.#res.closed === true && !this.#res.writableFinished;
+  }
+
+  addEventListener(_type: "abort", listener: () => void): void {
+    const res = this.#res;
+    res.once("close", () => {
+      if (!res.writableFinished) listener();
+    });
+  }
 }
 
 /**
