@@ -13,7 +13,7 @@
  *   --waiting <n>                 runs waiting for metric 7 (default 10,000; 1,000 with --quick)
  *   --settle <s>                  metric 7 also reads the RSS again after <s> more seconds (`rss_mb_waiting_settled`)
  *   --out <file>                  where to write the JSON (default bench-results/latest.json)
- *   --only runs                   only metric 1 (with its CPU split by process), no peers: for profiling iterations
+ *   --only runs|ingest            only metric 1 or 6 (with its CPU split by process), no peers: for profiling iterations
  *   --runs <n>                    one-task runs per repetition of metric 1 (default 1,500; 1,000 with --quick)
  *
  * The server runs as `npm run server` runs it: `dist/server.js` (built first by scripts/build.mjs) on node with the node
@@ -667,18 +667,23 @@ async function measureWaitPrecision(stack: Stack, sizes: Sizes): Promise<number[
   return rows.filter((r) => r.ms !== null).map((r) => Number(r.ms));
 }
 
-async function measureIngest(stack: Stack, sizes: Sizes): Promise<{ single: number; bulk: number }> {
+async function measureIngest(stack: Stack, sizes: Sizes): Promise<{ single: number; bulk: number; cpuUsPerEvent: Record<string, number> }> {
   // warm-up
   await drive(Math.min(100, sizes.ingestSingle), 8, (i) => sendEvent(stack, BENCH_EVENTS.none, { i }));
   let started = performance.now();
   await drive(sizes.ingestSingle, sizes.concurrency, (i) => sendEvent(stack, BENCH_EVENTS.none, { i }));
   const single = sizes.ingestSingle / ((performance.now() - started) / 1000);
   progress(`ingest single: ${single.toFixed(0)} events/s`);
+  const cpuBefore = await cpuSplit(stack);
   started = performance.now();
   await sendBulkEvents(stack, sizes.ingestBulk, sizes.bulkBatch, 4, (i) => ({ name: BENCH_EVENTS.none, payload: { i } }));
   const bulk = sizes.ingestBulk / ((performance.now() - started) / 1000);
-  progress(`ingest bulk (${sizes.bulkBatch}/request): ${bulk.toFixed(0)} events/s`);
-  return { single, bulk };
+  const cpuAfter = await cpuSplit(stack);
+  const cpuUsPerEvent = Object.fromEntries(
+    Object.entries(cpuAfter).map(([k, v]) => [k, round(((v - cpuBefore[k as keyof typeof cpuBefore]) * 1e6) / sizes.ingestBulk)]),
+  );
+  progress(`ingest bulk (${sizes.bulkBatch}/request): ${bulk.toFixed(0)} events/s; CPU µs per event: ${JSON.stringify(cpuUsPerEvent)}`);
+  return { single, bulk, cpuUsPerEvent };
 }
 
 async function measureRss(
@@ -752,7 +757,15 @@ async function memoryBreakdown(server: Child): Promise<Record<string, unknown> |
 let probeSeq = 0;
 
 /** Metrics 1 to 6 (everything but memory), written into `results`. */
-async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: boolean, results: Record<string, unknown>, only?: "runs"): Promise<void> {
+async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: boolean, results: Record<string, unknown>, only?: "runs" | "ingest"): Promise<void> {
+  if (only === "ingest") {
+    progress("6. ingest (no matching job)");
+    const ingest = await measureIngest(stack, sizes);
+    results["ingest_events_per_s"] = round(ingest.bulk);
+    results["ingest_single_events_per_s"] = round(ingest.single);
+    results["cpu_us_per_event_bulk"] = ingest.cpuUsPerEvent;
+    return;
+  }
   progress("1. runs/s");
   const runs = await measureRuns(stack, sizes, pgStatStatements);
   results["runs_per_s"] = round(median(runs.runsPerS));
@@ -787,6 +800,7 @@ async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: b
   const ingest = await measureIngest(stack, sizes);
   results["ingest_events_per_s"] = round(ingest.bulk);
   results["ingest_single_events_per_s"] = round(ingest.single);
+  results["cpu_us_per_event_bulk"] = ingest.cpuUsPerEvent;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -839,7 +853,7 @@ interface Args {
   rssOnly: boolean;
   waiting: number | undefined;
   settleS: number;
-  only: "runs" | undefined;
+  only: "runs" | "ingest" | undefined;
   runs: number | undefined;
 }
 
@@ -858,7 +872,7 @@ function parseArgs(argv: readonly string[]): Args {
   if (!(Number.isFinite(settleS) && settleS >= 0)) throw new Error(`--settle needs seconds, got ${value("--settle")}`);
   const rssOnly = argv.includes("--rss-only");
   const onlyArg = value("--only");
-  if (onlyArg !== undefined && onlyArg !== "runs") throw new Error(`--only takes "runs", got ${onlyArg}`);
+  if (onlyArg !== undefined && onlyArg !== "runs" && onlyArg !== "ingest") throw new Error(`--only takes "runs" or "ingest", got ${onlyArg}`);
   const only = onlyArg;
   const runsArg = value("--runs");
   const runs = runsArg === undefined ? undefined : Number(runsArg);
