@@ -232,6 +232,16 @@ export function buildStatement(sets: readonly WriteSet[]): { sql: string; params
   };
   const events = sets.flatMap((w) => w.events);
   if (events.length) {
+    const metadatas: EventMetadata[] = [];
+    const metadataIndexes = new Map<EventMetadata, number>();
+    const metadataIndex = (metadata: EventMetadata): number => {
+      let index = metadataIndexes.get(metadata);
+      if (index === undefined) {
+        index = metadatas.push(metadata) - 1;
+        metadataIndexes.set(metadata, index);
+      }
+      return index;
+    };
     const p = param(
       JSON.stringify(
         events.map((e, i) => ({
@@ -240,16 +250,18 @@ export function buildStatement(sets: readonly WriteSet[]): { sql: string; params
           version: e.version,
           type: e.type,
           data: e.data ?? {},
-          metadata: e.metadata,
+          m: metadataIndex(e.metadata),
           occurred_at: e.occurredAt.toISOString(),
         })),
       ),
     );
+    // each distinct metadata object once (the events of one append share theirs): less JSON to write and to parse
+    const m = param(JSON.stringify(metadatas));
     ctes.push(`ev as (
         insert into baton.events (stream_id, version, type, data, metadata, occurred_at)
-        select stream_id, version, type, data, metadata, occurred_at
-        from jsonb_to_recordset(${p}::jsonb) as x(i int, stream_id text, version int, type text, data jsonb, metadata jsonb, occurred_at timestamptz)
-        order by i
+        select x.stream_id, x.version, x.type, x.data, ${m}::jsonb -> x.m, x.occurred_at
+        from jsonb_to_recordset(${p}::jsonb) as x(i int, stream_id text, version int, type text, data jsonb, m int, occurred_at timestamptz)
+        order by x.i
         returning position)`);
     selects.push(`(select array_agg(position::text order by position) from ev) as positions`);
   }
