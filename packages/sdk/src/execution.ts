@@ -114,7 +114,20 @@ export class Execution {
   readonly #keyById = new Map<string, string>();
   /** The completion of each task this execution (or one it adopted) completed, by idempotency key. */
   readonly #completedByKey = new Map<string, BatonCompletedTask>();
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When this execution's pending reports are flushed alone (`performance.now()` ms); undefined when none wait. */
+  #flushDue: number | undefined;
+
+  // The flushes of every execution share one timer: they all wait COMPLETION_FLUSH_DELAY_MS, so they come due in the
+  // order they were armed (a queue). Most executions answer before theirs is due (the answer carries the reports),
+  // and a timer made and cleared per execution costs more than the rest of its bookkeeping.
+  /** Executions in the order their flush was armed, with the due time of each entry (an entry is stale once the
+   * execution's {@link #flushDue} differs: it flushed, or was disarmed and maybe armed again). */
+  static readonly #queue: (Execution | undefined)[] = [];
+  static readonly #queueDue: number[] = [];
+  static #queueHead = 0;
+  /** Live entries: while there are some the timer keeps the process alive, as a timer per execution would. */
+  static #armedCount = 0;
+  static #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   readonly #inFlight = new Set<Promise<void>>();
   /** The last flush started (flushes go one after another); undefined before the first. */
@@ -256,10 +269,7 @@ export class Execution {
 
   /** Takes every pending report (to piggyback on a request); the caller must {@link restoreReports} on failure. */
   takeReports(): TaskReportBody {
-    if (this.#flushTimer) {
-      clearTimeout(this.#flushTimer);
-      this.#flushTimer = undefined;
-    }
+    this.#disarmFlush();
     const reports: TaskReportBody = {};
     if (this.#started.length > 0) reports.startedTasks = this.#started;
     if (this.#pending.length > 0) reports.completedTasks = this.#pending;
@@ -310,13 +320,59 @@ export class Execution {
       this.#startFlush();
       return;
     }
-    if (!this.#flushTimer) {
-      this.#flushTimer = setTimeout(() => {
-        this.#flushTimer = undefined;
-        this.#startFlush();
-      }, COMPLETION_FLUSH_DELAY_MS);
-    }
+    if (this.#flushDue !== undefined) return;
+    const due = performance.now() + COMPLETION_FLUSH_DELAY_MS;
+    this.#flushDue = due;
+    Execution.#queue.push(this);
+    Execution.#queueDue.push(due);
+    if (Execution.#armedCount++ === 0) Execution.#timer?.ref();
+    if (Execution.#timer === undefined) Execution.#startTimer(COMPLETION_FLUSH_DELAY_MS);
   }
+
+  #disarmFlush(): void {
+    if (this.#flushDue === undefined) return;
+    this.#flushDue = undefined;
+    // (its queue entry goes stale); with no live entry left the timer no longer keeps the process alive
+    if (--Execution.#armedCount === 0) Execution.#timer?.unref();
+  }
+
+  static #startTimer(delayMs: number): void {
+    // outside any run's AsyncLocalStorage scope: the timer serves every execution
+    const timer = runScope.exit(() => setTimeout(Execution.#onTimer, delayMs));
+    if (Execution.#armedCount === 0) timer.unref();
+    Execution.#timer = timer;
+  }
+
+  /** Flushes every execution whose flush is due, then waits for the next live entry. */
+  static readonly #onTimer = (): void => {
+    Execution.#timer = undefined;
+    const queue = Execution.#queue;
+    const dues = Execution.#queueDue;
+    const now = performance.now();
+    let head = Execution.#queueHead;
+    while (head < queue.length) {
+      const execution = queue[head]!;
+      const due = dues[head]!;
+      if (execution.#flushDue === due) {
+        if (due > now) break;
+        execution.#disarmFlush();
+        execution.#startFlush();
+      }
+      queue[head] = undefined;
+      head++;
+    }
+    if (head === queue.length) {
+      queue.length = 0;
+      dues.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      dues.splice(0, head);
+      head = 0;
+    }
+    Execution.#queueHead = head;
+    if (head < queue.length) Execution.#startTimer(Math.max(1, Math.ceil(dues[head]! - now)));
+  };
 
   #startFlush(): void {
     if (!this.hasReports) return;
