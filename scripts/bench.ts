@@ -81,7 +81,8 @@ const SIZES: Record<Mode, Sizes> = {
     reps: 1,
     // enough for a few seconds of steady state (300 runs was under a second, mostly ramp-up and tail)
     runsOne: 1000,
-    runsTwenty: 20,
+    // 1,200 tasks: about a second at the current rate (20 runs was 0.3 s, too short to read a rate from)
+    runsTwenty: 60,
     latencySamples: 40,
     waitRuns: 200,
     ingestSingle: 500,
@@ -89,7 +90,7 @@ const SIZES: Record<Mode, Sizes> = {
     bulkBatch: 100,
     waitingForRss: 1000,
     dbosOne: 1000,
-    dbosTwenty: 25,
+    dbosTwenty: 60,
     graphileJobs: 3000,
     concurrency: 32,
   },
