@@ -14,7 +14,8 @@
  *   --settle <s>                  metric 7 also reads the RSS again after <s> more seconds (`rss_mb_waiting_settled`)
  *   --out <file>                  where to write the JSON (default bench-results/latest.json)
  *   --only runs|ingest            only metric 1 or 6 (with its CPU split by process), no peers: for profiling iterations
- *   --runs <n>                    one-task runs per repetition of metric 1 (default 1,500; 1,000 with --quick)
+ *   --runs <n>                    one-task runs per repetition of metric 1 (default 4,000; 2,000 with --quick), after as
+ *                                 many again as warm-up (DBOS gets the same warm-up)
  *
  * The server runs as `npm run server` runs it: `dist/server.js` (built first by scripts/build.mjs) on node with the node
  * flags of package.json's "server" script, plus `bench/memory-probe.mjs` (answers SIGUSR2 with a memory breakdown).
@@ -44,6 +45,11 @@ type Mode = "full" | "quick" | "smoke";
 
 interface Sizes {
   reps: number;
+  /**
+   * one-task runs (and DBOS one-step workflows) done before metric 1 is measured, the same number on both sides: V8
+   * needs thousands of calls before the hot paths run optimized (server CPU per run falls by about half)
+   */
+  warmup: number;
   /** runs per repetition of metric 1 */
   runsOne: number;
   /** runs (of 20 tasks) per repetition of metric 2 */
@@ -64,7 +70,8 @@ interface Sizes {
 const SIZES: Record<Mode, Sizes> = {
   full: {
     reps: 3,
-    runsOne: 1500,
+    warmup: 4000,
+    runsOne: 4000,
     runsTwenty: 150,
     latencySamples: 200,
     waitRuns: 1000,
@@ -72,30 +79,32 @@ const SIZES: Record<Mode, Sizes> = {
     ingestBulk: 20000,
     bulkBatch: 100,
     waitingForRss: 10000,
-    dbosOne: 2000,
+    dbosOne: 4000,
     dbosTwenty: 150,
     graphileJobs: 20000,
     concurrency: 32,
   },
   quick: {
     reps: 1,
-    // enough for a few seconds of steady state (300 runs was under a second, mostly ramp-up and tail)
-    runsOne: 1000,
-    // 1,200 tasks: about a second at the current rate (20 runs was 0.3 s, too short to read a rate from)
-    runsTwenty: 60,
+    warmup: 2000,
+    // a few seconds of steady state (300 runs was under a second, mostly ramp-up and tail)
+    runsOne: 2000,
+    // 3,000 tasks: under a second at the current rate (20 runs was a tenth of that, too short to read a rate from)
+    runsTwenty: 150,
     latencySamples: 40,
     waitRuns: 200,
     ingestSingle: 500,
     ingestBulk: 3000,
     bulkBatch: 100,
     waitingForRss: 1000,
-    dbosOne: 1000,
-    dbosTwenty: 60,
+    dbosOne: 2000,
+    dbosTwenty: 150,
     graphileJobs: 3000,
     concurrency: 32,
   },
   smoke: {
     reps: 1,
+    warmup: 10,
     runsOne: 10,
     runsTwenty: 2,
     latencySamples: 3,
@@ -518,8 +527,8 @@ async function measureRuns(
   let statements: unknown;
   const results: number[] = [];
   const cpuMs: Record<string, number[]> = {};
-  // warm-up: connections, JIT, plans
-  await runBatch(stack, { jobSlug: BENCH_JOBS.one, event: BENCH_EVENTS.one, count: Math.min(50, sizes.runsOne), clientConcurrency: 8, timeoutMs: 120_000, label: "warm-up" });
+  // warm-up: connections, JIT, plans (as many as DBOS gets)
+  await runBatch(stack, { jobSlug: BENCH_JOBS.one, event: BENCH_EVENTS.one, count: sizes.warmup, clientConcurrency: sizes.concurrency, timeoutMs: 600_000, label: "warm-up" });
   for (let rep = 0; rep < sizes.reps; rep++) {
     if (rep === 0 && pgStatStatements) await stack.db.query("select pg_stat_statements_reset()");
     const cpuBefore = await cpuSplit(stack);
@@ -813,6 +822,7 @@ async function measureDbos(pgUrl: string, sizes: Sizes): Promise<{ runs: number[
     DBOS_DATABASE_URL: pgUrl,
     BENCH_CONCURRENCY: String(sizes.concurrency),
     BENCH_DBOS_ONE: String(sizes.dbosOne),
+    BENCH_DBOS_WARMUP: String(sizes.warmup),
     BENCH_DBOS_TWENTY: String(sizes.dbosTwenty),
     BENCH_REPS: String(sizes.reps),
   });
@@ -908,7 +918,11 @@ function table(results: Record<string, unknown>): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const sizes: Sizes = { ...SIZES[args.mode], ...(args.waiting ? { waitingForRss: args.waiting } : {}), ...(args.runs ? { runsOne: args.runs } : {}) };
+  const sizes: Sizes = {
+    ...SIZES[args.mode],
+    ...(args.waiting ? { waitingForRss: args.waiting } : {}),
+    ...(args.runs ? { runsOne: args.runs, warmup: args.runs } : {}),
+  };
   progress(`mode ${args.mode}${args.rssOnly ? " (server RSS only)" : ""}${args.profile ? " with profiles" : ""}; ${os.cpus().length} CPUs, Node ${process.version}`);
   const postgres = await startBenchPostgres(progress);
   let stack: Stack | undefined;

@@ -4,7 +4,8 @@
  * Prints JSON lines: `{"phase":"one"|"twenty","rep":n,"workflows":n,"steps":n,"seconds":s}`, then `{"done":true}`.
  *
  * Env: DBOS_DATABASE_URL (system database; DBOS keeps its tables in schema `dbos`), BENCH_CONCURRENCY,
- * BENCH_DBOS_ONE (workflows per repetition), BENCH_DBOS_TWENTY, BENCH_REPS, BENCH_DBOS_POOL.
+ * BENCH_DBOS_ONE (workflows per repetition), BENCH_DBOS_WARMUP (one-step workflows first, not measured),
+ * BENCH_DBOS_TWENTY, BENCH_REPS, BENCH_DBOS_POOL.
  */
 import { DBOS } from "@dbos-inc/dbos-sdk";
 
@@ -53,8 +54,8 @@ async function main(): Promise<void> {
   );
   await DBOS.launch();
   const emit = (line: object): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
-  // warm-up: connections, prepared plans, JIT
-  await drive(Math.min(100, Math.ceil(nOne / 5)), concurrency, () => one());
+  // warm-up: connections, prepared plans, JIT (as many as Baton gets)
+  await drive(envInt("BENCH_DBOS_WARMUP", 100), concurrency, () => one());
   for (let rep = 0; rep < reps; rep++) {
     const s1 = await drive(nOne, concurrency, () => one());
     emit({ phase: "one", rep, workflows: nOne, steps: nOne, seconds: s1 });
