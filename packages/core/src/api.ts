@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { WireDate } from "./dates";
 import { ApiEventLog, ErrorWithStack, Json, JobRunStatusRecord, RunStatus, TaskStatus } from "./protocol";
 
 // Bodies of Baton's public HTTP API (SPEC §5). Routes the v2 SDK calls keep v2's shapes, so the real
@@ -22,7 +23,7 @@ export const RawEvent = z.object({
   payload: z.any().optional(),
   context: z.any().optional(),
   id: z.string().min(1).optional(),
-  timestamp: z.coerce.date().optional(),
+  timestamp: WireDate.optional(),
   source: z.string().min(1).optional(),
   payloadType: z.enum(["JSON", "REQUEST"]).optional(),
 });
@@ -33,7 +34,7 @@ export type RawEvent = z.infer<typeof RawEvent>;
  * from now, >= 0); neither = now. `accountId` ties the event to an external account.
  */
 export const SendEventOptions = z.object({
-  deliverAt: z.coerce.date().optional(),
+  deliverAt: WireDate.optional(),
   // bounded so that now + deliverAfter is still a date (10^15 s used to be a 500)
   deliverAfter: z.number().int().min(0).max(100 * 365 * 24 * 3600, "must be at most 100 years in seconds (3153600000)").optional(),
   accountId: z.string().optional(),
@@ -66,8 +67,8 @@ export type SendBulkEventsResponse = z.infer<typeof SendBulkEventsResponse>;
 export const EventRun = z.object({
   id: z.string(),
   status: RunStatus,
-  startedAt: z.coerce.date().nullish(),
-  completedAt: z.coerce.date().nullish(),
+  startedAt: WireDate.nullish(),
+  completedAt: WireDate.nullish(),
 });
 export type EventRun = z.infer<typeof EventRun>;
 
@@ -75,8 +76,8 @@ export type EventRun = z.infer<typeof EventRun>;
 export const GetEventResponse = z.object({
   id: z.string(),
   name: z.string(),
-  createdAt: z.coerce.date(),
-  updatedAt: z.coerce.date(),
+  createdAt: WireDate,
+  updatedAt: WireDate,
   runs: z.array(EventRun),
 });
 export type GetEventResponse = z.infer<typeof GetEventResponse>;
@@ -136,7 +137,7 @@ export type RegisterEndpointBody = z.output<typeof RegisterEndpointBody>;
 export const RegisterEndpointResponse = z.object({
   id: z.string(),
   url: z.string(),
-  indexedAt: z.coerce.date().nullish(),
+  indexedAt: WireDate.nullish(),
   jobs: z.array(z.object({ id: z.string(), version: z.string() })),
 });
 export type RegisterEndpointResponse = z.infer<typeof RegisterEndpointResponse>;
@@ -169,10 +170,10 @@ export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 export const RunSummary = z.object({
   id: z.string(),
   status: RunStatus,
-  startedAt: z.coerce.date().nullable(),
-  updatedAt: z.coerce.date().nullable(),
-  completedAt: z.coerce.date().nullable(),
-  createdAt: z.coerce.date().optional(),
+  startedAt: WireDate.nullable(),
+  updatedAt: WireDate.nullable(),
+  completedAt: WireDate.nullable(),
+  createdAt: WireDate.optional(),
   jobId: z.string().optional(),
   jobVersion: z.string().optional(),
   eventId: z.string().optional(),
@@ -234,12 +235,12 @@ export const RunTaskWithSubtasks: z.ZodType<RunTaskWithSubtasks> = z.lazy(() =>
     status: TaskStatus,
     name: z.string(),
     icon: z.string().nullable(),
-    startedAt: z.coerce.date().nullable(),
-    completedAt: z.coerce.date().nullable(),
+    startedAt: WireDate.nullable(),
+    completedAt: WireDate.nullable(),
     parentId: z.string().nullish(),
     noop: z.boolean().optional(),
     attempts: z.number().int().optional(),
-    delayUntil: z.coerce.date().nullish(),
+    delayUntil: WireDate.nullish(),
     description: z.string().nullish(),
     params: Json.nullish(),
     output: Json.nullish(),
@@ -308,7 +309,7 @@ export const StoredEventView = z.object({
   type: z.string(),
   data: z.unknown().optional(),
   metadata: z.unknown().optional(),
-  occurredAt: z.coerce.date(),
+  occurredAt: WireDate,
 });
 export type StoredEventView = z.infer<typeof StoredEventView>;
 

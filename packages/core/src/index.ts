@@ -7,3 +7,4 @@ export * from "./event-filter";
 export * from "./job-version";
 export * from "./api-key";
 export * from "./ids";
+export * from "./dates";

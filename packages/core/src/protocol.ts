@@ -1,11 +1,12 @@
 import { z } from "zod";
+import { WireDate } from "./dates";
 import { EventFilter, EventRule } from "./event-filter";
 import { RetryOptions } from "./retry";
 
 // The Trigger.dev v2 wire protocol (reference §3, `@trigger.dev/core@2.3.19` `schemas/*`), plus Baton's
 // negotiated extension (docs/ARCHITECTURE.md). Field names, optionality and defaults follow what the real
 // 2.3.19 SDK sends and accepts; see ../PROTOCOL-NOTES.md. Dates travel as ISO strings and are parsed with
-// `z.coerce.date()` where v2 does, so a Date and a string both parse. Objects strip unknown keys.
+// `WireDate` where v2 does, so a Date and a string both parse. Objects strip unknown keys.
 // Note for zod 4: `z.any()`/`z.unknown()` object keys are required unless `.optional()`.
 
 // ---------------------------------------------------------------------------------------------------
@@ -175,10 +176,10 @@ export const ApiEventLog = z.object({
   name: z.string(),
   payload: Json,
   context: Json.nullish(),
-  timestamp: z.coerce.date(),
-  deliverAt: z.coerce.date().nullish(),
-  deliveredAt: z.coerce.date().nullish(),
-  cancelledAt: z.coerce.date().nullish(),
+  timestamp: WireDate,
+  deliverAt: WireDate.nullish(),
+  deliveredAt: WireDate.nullish(),
+  cancelledAt: WireDate.nullish(),
 });
 export type ApiEventLog = z.infer<typeof ApiEventLog>;
 
@@ -194,9 +195,9 @@ export const Task = z.object({
   name: z.string(),
   icon: z.string().nullish(),
   noop: z.boolean(),
-  startedAt: z.coerce.date().nullish(),
-  completedAt: z.coerce.date().nullish(),
-  delayUntil: z.coerce.date().nullish(),
+  startedAt: WireDate.nullish(),
+  completedAt: WireDate.nullish(),
+  delayUntil: WireDate.nullish(),
   status: TaskStatus,
   description: z.string().nullish(),
   properties: z.array(DisplayProperty).nullish(),
@@ -256,7 +257,7 @@ export const BatonCompletedTask = z.object({
   outputMeta: z.unknown().optional(),
   properties: z.array(DisplayProperty).optional(),
   /** When the task's body returned, on the endpoint's clock (absent: when the server applies the completion). */
-  completedAt: z.coerce.date().optional(),
+  completedAt: WireDate.optional(),
 });
 export type BatonCompletedTask = z.infer<typeof BatonCompletedTask>;
 
@@ -286,7 +287,7 @@ export const BatonStartedTask = z.object({
   redact: RedactSchema.optional(),
   noop: z.boolean().default(false),
   parallel: z.boolean().optional(),
-  startedAt: z.coerce.date(),
+  startedAt: WireDate,
 });
 export type BatonStartedTask = z.infer<typeof BatonStartedTask>;
 
@@ -319,7 +320,7 @@ export type TaskReportResult = z.infer<typeof TaskReportResult>;
  */
 export const RunTaskOptions = z.object({
   name: z.string().optional(),
-  delayUntil: z.coerce.date().optional(),
+  delayUntil: WireDate.optional(),
   retry: RetryOptions.optional(),
   icon: z.string().optional(),
   displayKey: z.string().optional(),
@@ -456,7 +457,7 @@ export const RunJobBody = z.object({
     id: z.string(),
     isTest: z.boolean(),
     isRetry: z.boolean().default(false),
-    startedAt: z.coerce.date(),
+    startedAt: WireDate,
   }),
   environment: z.object({ id: z.string(), slug: z.string(), type: RuntimeEnvironmentType }),
   organization: z.object({ id: z.string(), title: z.string(), slug: z.string() }),
@@ -515,7 +516,7 @@ export const RunJobRetryWithTask = z.object({
   status: z.literal("RETRY_WITH_TASK"),
   task: Task,
   error: ErrorWithStack,
-  retryAt: z.coerce.date(),
+  retryAt: WireDate,
   ...completedTasksExtension,
 });
 export type RunJobRetryWithTask = z.infer<typeof RunJobRetryWithTask>;
@@ -906,9 +907,9 @@ export type JobRunStatusRecord = z.infer<typeof JobRunStatusRecord>;
 const RunNotificationCommon = z.object({
   id: z.string(),
   statuses: z.array(JobRunStatusRecord),
-  startedAt: z.coerce.date(),
-  updatedAt: z.coerce.date(),
-  completedAt: z.coerce.date(),
+  startedAt: WireDate,
+  updatedAt: WireDate,
+  completedAt: WireDate,
   isTest: z.boolean(),
   executionDurationInMs: z.number(),
   executionCount: z.number(),
@@ -920,7 +921,7 @@ const RunNotificationCommon = z.object({
   invocation: z.object({
     id: z.string(),
     context: z.any().optional(),
-    timestamp: z.coerce.date(),
+    timestamp: WireDate,
     payload: z.any().optional(),
   }),
 });

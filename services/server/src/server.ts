@@ -1,3 +1,4 @@
+import type { Duplex } from "node:stream";
 import { serve, type ServerType } from "@hono/node-server";
 import type { TracerProvider } from "@opentelemetry/api";
 import pg from "pg";
@@ -101,6 +102,18 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
   const { server, port } = await new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => resolve({ server: s, port: info.port }));
     s.once("error", reject);
+  });
+  // a request node's HTTP parser refuses (a malformed Content-Length, bad chunked framing, headers too large, a
+  // timeout) never reaches the app: it is answered here, in the same JSON error envelope as every other error
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    const reason = status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request";
+    const body = JSON.stringify({ error: { code: "bad_request", message: `malformed HTTP request: ${error.code ?? error.message}` } });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   log.info({ url, workerId, dispatcher: config.dispatcher }, "baton server listening");

@@ -98,6 +98,52 @@ async function readBodyText(c: Context, maxBytes: number): Promise<string> {
   });
 }
 
+/** A UTF-16 surrogate without its other half (not valid Unicode; `String#isWellFormed` is ES2024). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Deepest nesting of arrays and objects a request body may have (serializing deeper JSON overflows the stack). */
+export const MAX_JSON_DEPTH = 512;
+
+/**
+ * The first place in a parsed JSON value that Postgres could not store: a string or key with a NUL character (text
+ * and jsonb refuse U+0000) or a lone UTF-16 surrogate (jsonb refuses its escape), or nesting deeper than
+ * {@link MAX_JSON_DEPTH}. `path` is dotted, as in validation errors (`event.payload.a`, `events.0.name`).
+ */
+export function findUnstorable(value: unknown, path: string[] = [], depth = 0): { path: string; message: string } | undefined {
+  const where = (): string => path.join(".");
+  if (typeof value === "string") {
+    if (value.includes("\u0000")) return { path: where(), message: "contains a NUL character (\\u0000), which cannot be stored" };
+    if (LONE_SURROGATE.test(value)) return { path: where(), message: "contains a lone UTF-16 surrogate (not valid Unicode), which cannot be stored" };
+    return undefined;
+  }
+  if (value === null || typeof value !== "object") return undefined;
+  if (depth >= MAX_JSON_DEPTH) return { path: where(), message: `is nested deeper than ${MAX_JSON_DEPTH} levels` };
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      path.push(String(i));
+      const found = findUnstorable(value[i], path, depth + 1);
+      path.pop();
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const key in value) {
+    path.push(key);
+    const found =
+      key.includes("\u0000") || LONE_SURROGATE.test(key)
+        ? { path: where(), message: "is a key with a NUL character or a lone UTF-16 surrogate, which cannot be stored" }
+        : findUnstorable((value as Record<string, unknown>)[key], path, depth + 1);
+    path.pop();
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * The request body parsed as JSON, at most `maxBytes`.
+ * @throws ApiError 413 beyond `maxBytes`, 400 empty or not JSON, 422 with the path of a value Postgres cannot store
+ *   ({@link findUnstorable}).
+ */
 async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   const declared = Number(c.req.header("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -105,11 +151,17 @@ async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   }
   const text = await readBodyText(c, maxBytes);
   if (!text.trim()) throw new ApiError("bad_request", "request body is empty; a JSON body is required");
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new ApiError("bad_request", `request body is not valid JSON: ${(error as Error).message}`);
   }
+  const unstorable = findUnstorable(value);
+  if (unstorable) {
+    throw new ApiError("validation_failed", `invalid body: ${unstorable.path || "(root)"} ${unstorable.message}`, [unstorable]);
+  }
+  return value;
 }
 
 /** Parses input with a core schema. @throws ApiError 422 with the zod issue paths. */
@@ -146,6 +198,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json(errorBody(new ApiError("internal", "internal server error")), 500);
   });
   app.notFound((c) => c.json(errorBody(new ApiError("not_found", `no route ${c.req.method} ${c.req.path}`)), 404));
+
+  // a NUL (%00) fits no id, key, cursor or filter, and Postgres cannot take it as text: refused before any route
+  app.use("*", async (c, next) => {
+    if (/%00/i.test(c.req.url)) throw new ApiError("bad_request", "the URL contains a NUL character (%00), which no id, key or filter can hold");
+    await next();
+  });
 
   app.get("/healthz", async (c) => {
     try {
