@@ -11,6 +11,5 @@ export const DATE_YEARS = { min: 1, max: 9999 } as const;
  */
 export const WireDate = z.coerce
   .date({ error: "must be a date: an ISO 8601 string or epoch milliseconds" })
-  .refine((d) => d.getUTCFullYear() >= DATE_YEARS.min && d.getUTCFullYear() <= DATE_YEARS.max, {
-    message: `must be a date between the years ${DATE_YEARS.min} and ${DATE_YEARS.max}`,
-  });
+  .min(new Date(Date.UTC(DATE_YEARS.min, 0, 1)), { error: `must be a date between the years ${DATE_YEARS.min} and ${DATE_YEARS.max}` })
+  .max(new Date(Date.UTC(DATE_YEARS.max, 11, 31, 23, 59, 59, 999)), { error: `must be a date between the years ${DATE_YEARS.min} and ${DATE_YEARS.max}` });
