@@ -12,6 +12,7 @@
  * by their own zod schema; any other kind of schema fails the fast path where a value meets it.
  */
 import type { z } from "zod";
+import { isPlainJsonTree, type PlainJsonRules } from "./serialization";
 
 /** What a compiled fast parser returns when the zod parse must decide. */
 export const FAST_PARSE_FAILED: unique symbol = Symbol("fast parse failed");
@@ -38,8 +39,8 @@ interface ZodInternals {
   readonly values?: ReadonlySet<unknown>;
 }
 
-/** Deepest JSON nesting the fast path walks (deeper values are left to zod). */
-const MAX_JSON_DEPTH = 256;
+/** The JSON values `z.json()` takes as they are (zod drops a `__proto__` key; deeper than 256 levels is left to zod). */
+const ZOD_JSON: PlainJsonRules = { maxDepth: 256, refuseNegativeZero: false, refusedKeys: new Set(["__proto__"]) };
 
 const failed: Parse = () => FAST_PARSE_FAILED;
 
@@ -58,7 +59,7 @@ export function compileFastParser<S extends z.ZodType>(schema: S, jsonSchemas: r
 }
 
 function compile(schema: unknown, json: ReadonlySet<unknown>): Parse {
-  if (json.has(schema)) return (value) => (isJson(value, 0) ? value : FAST_PARSE_FAILED);
+  if (json.has(schema)) return (value) => (isPlainJsonTree(value, ZOD_JSON) ? value : FAST_PARSE_FAILED);
   const zod = internals(schema);
   if (!zod) return failed;
   const def = zod.def;
@@ -191,30 +192,3 @@ function compileOptionalInner(zod: ZodInternals, json: ReadonlySet<unknown>): Pa
   return (value) => (value === undefined ? undefined : parse(value));
 }
 
-/** True for a JSON value (as `JSON.parse` returns) without `__proto__` keys, nested at most {@link MAX_JSON_DEPTH}. */
-function isJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(value);
-    case "object":
-      break;
-    default:
-      return false;
-  }
-  if (value === null) return true;
-  if (depth >= MAX_JSON_DEPTH) return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!(i in value) || !isJson(value[i], depth + 1)) return false;
-    return true;
-  }
-  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
-  if (Object.getOwnPropertySymbols(value).length > 0) return false;
-  for (const key in value) {
-    if (key === "__proto__" || !Object.prototype.hasOwnProperty.call(value, key)) return false;
-    if (!isJson((value as Record<string, unknown>)[key], depth + 1)) return false;
-  }
-  return true;
-}

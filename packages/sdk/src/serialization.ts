@@ -114,41 +114,54 @@ export function findUnserializable(value: unknown, path = "output"): Unserializa
   return visit(value, path);
 }
 
-/** Deepest nesting {@link isPlainJson} walks (a deeper value, or a cycle, takes the general path). */
-const MAX_PLAIN_DEPTH = 64;
-
-/** Keys superjson refuses (prototype pollution): a value with one takes the general path, which reports it. */
-const GUARDED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+/** What {@link isPlainJsonTree} accepts beyond null, booleans, strings, finite numbers, dense arrays, plain objects. */
+export interface PlainJsonRules {
+  /** deepest nesting walked (a deeper value, or a cycle, is not plain) */
+  readonly maxDepth: number;
+  /** -0 is not plain (superjson gives it meta) */
+  readonly refuseNegativeZero: boolean;
+  /** keys that make an object not plain (e.g. `__proto__`) */
+  readonly refusedKeys: ReadonlySet<string>;
+}
 
 /**
- * True when superjson would carry `value` as is, with no meta: null, booleans, strings, finite numbers other than -0,
- * dense arrays and plain objects (no symbol keys, no `undefined` property) of those, nested at most
- * {@link MAX_PLAIN_DEPTH} levels. Then its JSON text is `JSON.stringify(value)` and nothing about it is unserializable.
+ * True for a tree of null, booleans, strings, finite numbers, dense arrays and plain objects (own string keys only,
+ * no symbol keys), within `rules`: a value whose JSON text is `JSON.stringify(value)` and parses back equal.
  */
-function isPlainJson(value: unknown, depth: number): boolean {
+export function isPlainJsonTree(value: unknown, rules: PlainJsonRules, depth = 0): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
       return true;
     case "number":
-      return Number.isFinite(value) && !Object.is(value, -0);
+      return Number.isFinite(value) && !(rules.refuseNegativeZero && Object.is(value, -0));
     case "object":
       break;
     default:
       return false;
   }
   if (value === null) return true;
-  if (depth >= MAX_PLAIN_DEPTH) return false;
+  if (depth >= rules.maxDepth) return false;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJsonTree(value[i], rules, depth + 1)) return false;
     return true;
   }
   if (Object.getPrototypeOf(value) !== Object.prototype || Object.getOwnPropertySymbols(value).length > 0) return false;
   for (const key in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, key) || GUARDED_KEYS.has(key)) return false;
-    if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+    if (!Object.prototype.hasOwnProperty.call(value, key) || rules.refusedKeys.has(key)) return false;
+    if (!isPlainJsonTree((value as Record<string, unknown>)[key], rules, depth + 1)) return false;
   }
   return true;
+}
+
+/**
+ * What superjson carries as is, with no meta (so its JSON text is `JSON.stringify(value)` and nothing about it is
+ * unserializable): no -0, none of the keys superjson refuses (prototype pollution), nested at most 64 levels.
+ */
+const SUPERJSON_PLAIN: PlainJsonRules = { maxDepth: 64, refuseNegativeZero: true, refusedKeys: new Set(["__proto__", "constructor", "prototype"]) };
+
+function isPlainJson(value: unknown): boolean {
+  return isPlainJsonTree(value, SUPERJSON_PLAIN);
 }
 
 /**
@@ -159,7 +172,7 @@ function isPlainJson(value: unknown, depth: number): boolean {
  *   (names the limit); both are not retryable.
  */
 export function serializeOutput(key: string, value: unknown, limitBytes = DEFAULT_OUTPUT_LIMIT_BYTES): SerializedOutput {
-  if (isPlainJson(value, 0)) {
+  if (isPlainJson(value)) {
     // what superjson gives for it: json = a copy of the value, no meta
     const output = JSON.stringify(value);
     const bytes = Buffer.byteLength(output, "utf8");
@@ -221,7 +234,7 @@ export function deserializeOutput(output: unknown, outputMeta: unknown): unknown
  */
 export function toRunOutputJson(value: unknown): unknown {
   // superjson's json of a plain JSON value is a copy of it
-  if (isPlainJson(value, 0)) return typeof value === "object" && value !== null ? (JSON.parse(JSON.stringify(value)) as unknown) : value;
+  if (isPlainJson(value)) return typeof value === "object" && value !== null ? (JSON.parse(JSON.stringify(value)) as unknown) : value;
   const bad = findUnserializable(value);
   if (bad) {
     throw new BatonError("TASK_OUTPUT_UNSERIALIZABLE", `The run's return value cannot be serialized: ${bad.type} at ${bad.path}`, {

@@ -1,47 +1,18 @@
-import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../src/testing";
+import { oneJobIndex, startHandWrittenEndpoint } from "./support";
 
 let server: TestServer;
-let endpoint: Server;
-let endpointUrl = "";
+let endpoint: { url: string; close(): Promise<void> };
 let version = "1.0";
-
-/** A hand-written endpoint (no SDK, which refuses bad versions itself) answering INDEX_ENDPOINT with one job. */
-function indexResponse(): unknown {
-  return {
-    jobs: [
-      {
-        id: "odd-version",
-        name: "Odd version",
-        version,
-        event: { name: "odd", title: "odd", source: "trigger.dev", icon: "custom-event" },
-        trigger: { type: "static", title: "odd", rule: { event: ["odd"], source: "trigger.dev" } },
-        integrations: {},
-        internal: false,
-        enabled: true,
-        startPosition: "latest",
-        preprocessRuns: false,
-      },
-    ],
-    sources: [],
-    dynamicTriggers: [],
-    dynamicSchedules: [],
-  };
-}
 
 beforeAll(async () => {
   server = await startTestServer();
-  endpoint = createServer((_req, res) => {
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify(indexResponse()));
-  });
-  await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
-  const address = endpoint.address();
-  endpointUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/`;
+  // a hand-written endpoint: the SDK refuses bad versions itself
+  endpoint = await startHandWrittenEndpoint(() => oneJobIndex({ id: "odd-version", name: "Odd version", version, events: ["odd"] }));
 });
 afterAll(async () => {
-  await new Promise((resolve) => endpoint?.close(resolve));
+  await endpoint?.close();
   await server?.close();
 });
 
@@ -49,7 +20,7 @@ async function register(): Promise<{ status: number; body: any }> {
   const r = await fetch(`${server.url}/api/v1/endpoints`, {
     method: "POST",
     headers: { authorization: `Bearer ${server.apiKeys.dev}`, "content-type": "application/json" },
-    body: JSON.stringify({ id: "hand-written", url: endpointUrl }),
+    body: JSON.stringify({ id: "hand-written", url: endpoint.url }),
   });
   return { status: r.status, body: await r.json() };
 }

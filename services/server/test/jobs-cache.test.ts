@@ -3,59 +3,29 @@
  * process that indexed at once, and in every other process through `NOTIFY baton_jobs_changed`. An event sent right
  * after its job was indexed, through any process, starts a run.
  */
-import { createServer, type Server } from "node:http";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../src/testing";
-import { sleep } from "./support";
+import { oneJobIndex, sleep, startHandWrittenEndpoint } from "./support";
 
 const DEV_KEY = "tr_dev_jobscache0123456789";
 let a: TestServer;
 let b: TestServer;
-let endpoint: Server;
-let endpointUrl = "";
+let endpoint: { url: string; close(): Promise<void> };
 let pool: pg.Pool;
 /** the event names the hand-written endpoint's one job listens to (changed by re-indexing) */
 let events = ["first"];
-
-function indexResponse(): unknown {
-  return {
-    jobs: [
-      {
-        id: "cached-job",
-        name: "Cached job",
-        version: "1.0.0",
-        event: { name: events[0], title: events[0], source: "trigger.dev", icon: "custom-event" },
-        trigger: { type: "static", title: events[0], rule: { event: events, source: "trigger.dev" } },
-        integrations: {},
-        internal: false,
-        enabled: true,
-        startPosition: "latest",
-        preprocessRuns: false,
-      },
-    ],
-    sources: [],
-    dynamicTriggers: [],
-    dynamicSchedules: [],
-  };
-}
 
 beforeAll(async () => {
   // no dispatcher: runs stay QUEUED, which is all these tests look at
   a = await startTestServer({ devApiKey: DEV_KEY, dispatcher: false });
   b = await startTestServer({ connectionString: a.connectionString, devApiKey: DEV_KEY, dispatcher: false });
   pool = new pg.Pool({ connectionString: a.connectionString });
-  endpoint = createServer((_req, res) => {
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify(indexResponse()));
-  });
-  await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
-  const address = endpoint.address();
-  endpointUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/`;
+  endpoint = await startHandWrittenEndpoint(() => oneJobIndex({ id: "cached-job", name: "Cached job", version: "1.0.0", events }));
 }, 60_000);
 
 afterAll(async () => {
-  await new Promise((resolve) => endpoint?.close(resolve));
+  await endpoint?.close();
   await b?.close();
   await pool?.end();
   await a?.close();
@@ -93,7 +63,7 @@ describe("the jobs cache of ingest", () => {
     // both processes have read (and cached) the environment's jobs: none yet
     expect(await send(a, "first")).toBe(0);
     expect(await send(b, "first")).toBe(0);
-    await call(a, "/api/v1/endpoints", { id: "cache-app", url: endpointUrl });
+    await call(a, "/api/v1/endpoints", { id: "cache-app", url: endpoint.url });
     expect(await send(a, "first")).toBe(1);
   });
 
@@ -109,7 +79,7 @@ describe("the jobs cache of ingest", () => {
     // b caches the job as it is now; re-indexing through a moves it to another event
     expect(await send(b, "first")).toBe(1);
     events = ["second"];
-    await call(a, "/api/v1/endpoints", { id: "cache-app", url: endpointUrl });
+    await call(a, "/api/v1/endpoints", { id: "cache-app", url: endpoint.url });
     let moved = false;
     for (let i = 0; i < 40 && !moved; i++) {
       moved = (await send(b, "second")) === 1;

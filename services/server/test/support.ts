@@ -1,3 +1,4 @@
+import { createServer } from "node:http";
 import type pg from "pg";
 import { expect } from "vitest";
 import type { CommandContext } from "../src/commands/context";
@@ -97,4 +98,45 @@ export async function graphileJobs(pool: pg.Pool, key: string): Promise<Array<{ 
     [key],
   );
   return rows;
+}
+
+/**
+ * The INDEX_ENDPOINT answer of a hand-written endpoint (no SDK, which refuses some bad input itself) listing one
+ * enabled job with a static event trigger on `events`.
+ */
+export function oneJobIndex(job: { id: string; name: string; version: string; events: readonly string[] }): unknown {
+  const [first = job.id] = job.events;
+  return {
+    jobs: [
+      {
+        id: job.id,
+        name: job.name,
+        version: job.version,
+        event: { name: first, title: first, source: "trigger.dev", icon: "custom-event" },
+        trigger: { type: "static", title: first, rule: { event: [...job.events], source: "trigger.dev" } },
+        integrations: {},
+        internal: false,
+        enabled: true,
+        startPosition: "latest",
+        preprocessRuns: false,
+      },
+    ],
+    sources: [],
+    dynamicTriggers: [],
+    dynamicSchedules: [],
+  };
+}
+
+/** A hand-written endpoint on a free port that answers every request with `answer()` as JSON. */
+export async function startHandWrittenEndpoint(answer: () => unknown): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((_req, res) => {
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify(answer()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

@@ -206,6 +206,36 @@ export async function loadEventJobs(ctx: CommandContext, environmentId: string):
   return rows;
 }
 
+/**
+ * What ingesting events with these ids reads: the stored events with the same ids (by event id) and the environment's
+ * event-triggered jobs. `optimistic`: with the jobs cached, read nothing and presume the ids new (a duplicate then
+ * fails the commit on the unique key, and the retry reads).
+ */
+async function ingestState(
+  ctx: CommandContext,
+  env: Environment,
+  ids: readonly string[],
+  optimistic: boolean,
+): Promise<{ existing: Map<string, EventRecordRow>; jobs: readonly JobRow[] }> {
+  const existing = new Map<string, EventRecordRow>();
+  const cached = optimistic ? ctx.jobsCache?.get(env.id) : undefined;
+  if (cached) return { existing, jobs: cached };
+  const token = ctx.jobsCache?.begin();
+  const { rows } = await ctx.pool.query<{ existing: Record<string, unknown>[]; jobs: Record<string, unknown>[] }>(
+    `select
+       (select coalesce(json_agg(r), '[]') from baton.event_records r where r.environment_id = $1 and r.event_id = any($2::text[])) as existing,
+       (select coalesce(json_agg(j), '[]') from baton.jobs j where j.environment_id = $1 and j.enabled and j.trigger->>'type' = 'static') as jobs`,
+    [env.id, ids],
+  );
+  for (const raw of rows[0]?.existing ?? []) {
+    const r = reviveDates<EventRecordRow>(raw, RECORD_DATES);
+    existing.set(r.event_id, r);
+  }
+  const jobs = (rows[0]?.jobs ?? []).map((j) => reviveDates<JobRow>(j, JOB_DATES));
+  if (token !== undefined) ctx.jobsCache!.set(env.id, token, jobs);
+  return { existing, jobs };
+}
+
 function deliverAtOf(input: IngestInput, now: Date): Date {
   if (input.options?.deliverAt) return input.options.deliverAt;
   if (input.options?.deliverAfter !== undefined) return new Date(now.getTime() + input.options.deliverAfter * 1000);
@@ -233,24 +263,7 @@ export async function ingestEvents(
   let attempt = 0;
   return await retryOnConflict(async () => {
     const now = new Date();
-    const existing = new Map<string, EventRecordRow>();
-    let jobs = attempt++ === 0 ? ctx.jobsCache?.get(env.id) : undefined;
-    if (!jobs) {
-      const token = ctx.jobsCache?.begin();
-      const { rows } = await ctx.pool.query<{ existing: Record<string, unknown>[]; jobs: Record<string, unknown>[] }>(
-        `select
-           (select coalesce(json_agg(r), '[]') from baton.event_records r where r.environment_id = $1 and r.event_id = any($2::text[])) as existing,
-           (select coalesce(json_agg(j), '[]') from baton.jobs j where j.environment_id = $1 and j.enabled and j.trigger->>'type' = 'static') as jobs`,
-        [env.id, ids],
-      );
-      for (const raw of rows[0]?.existing ?? []) {
-        const r = reviveDates<EventRecordRow>(raw, RECORD_DATES);
-        existing.set(r.event_id, r);
-      }
-      jobs = (rows[0]?.jobs ?? []).map((j) => reviveDates<JobRow>(j, JOB_DATES));
-      if (token !== undefined) ctx.jobsCache!.set(env.id, token, jobs);
-    }
-    const matching: readonly JobRow[] = jobs;
+    const { existing, jobs: matching } = await ingestState(ctx, env, ids, attempt++ === 0);
     const uow = new UnitOfWork(emptyProjectionState(), now);
     for (const r of existing.values()) uow.state.event_records.set(r.id, r);
     const results: string[] = [];

@@ -40,6 +40,23 @@ export function unitOfWorkWithClaim(staged: StagedClaim, now?: Date): { uow: Uni
 }
 
 /**
+ * Commits `uow` (made by {@link unitOfWorkWithClaim} from `staged`) as the commit that carries the staged claim:
+ * task-API writes of the run that arrive meanwhile wait for it ({@link commitStagedClaim}). Either way the claim is
+ * no longer staged afterwards; a failed commit also drops the cached run, so the next write reads the run as it is.
+ * @throws what the commit throws (e.g. an AppendConflictError when the run was canceled or recovered meanwhile).
+ */
+export async function commitCarryingClaim(ctx: CommandContext, staged: StagedClaim, uow: UnitOfWork): Promise<void> {
+  const runId = staged.run.id;
+  const committing = uow.commit(ctx.pool).then(() => undefined);
+  staged.committing = committing.catch(() => ctx.runCache.delete(runId));
+  try {
+    await committing;
+  } finally {
+    if (ctx.stagedClaims?.get(runId) === staged) ctx.stagedClaims.delete(runId);
+  }
+}
+
+/**
  * Makes sure a staged claim of `runId` is in the store before a write that reads the run: commits it on its own, or
  * waits for the commit already carrying it. Does nothing for a run without one. A claim that lost its race (the run
  * was canceled or recovered meanwhile) is dropped with the cached run, so the caller reads the run as it is.
@@ -47,16 +64,10 @@ export function unitOfWorkWithClaim(staged: StagedClaim, now?: Date): { uow: Uni
 export async function commitStagedClaim(ctx: CommandContext, runId: string): Promise<void> {
   const staged = ctx.stagedClaims?.get(runId);
   if (!staged) return;
-  staged.committing ??= (async () => {
+  if (!staged.committing) {
     const { uow, run } = unitOfWorkWithClaim(staged, staged.claimedAt);
-    try {
-      await uow.commit(ctx.pool);
-      ctx.runCache.set(run, staged.tasks);
-    } catch {
-      ctx.runCache.delete(runId);
-    } finally {
-      if (ctx.stagedClaims?.get(runId) === staged) ctx.stagedClaims.delete(runId);
-    }
-  })();
+    uow.afterCommit(() => ctx.runCache.set(run, staged.tasks));
+    commitCarryingClaim(ctx, staged, uow).catch(() => undefined); // its failure is the caller's fresh read
+  }
   await staged.committing;
 }

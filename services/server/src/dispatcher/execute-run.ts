@@ -7,7 +7,7 @@ import {
   type StoredError,
 } from "@baton/core";
 import { retryOnConflict, ORGANIZATION, PROJECT, StaleRunCacheError, type CommandContext } from "../commands/context";
-import { unitOfWorkWithClaim } from "../commands/staged-claims";
+import { commitCarryingClaim, unitOfWorkWithClaim } from "../commands/staged-claims";
 import { reviveDates, toApiEventLog } from "../commands/ingest";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
 import { applyTaskReports, checkOutputSize, RUN_DATES, TASK_DATES } from "../commands/tasks";
@@ -541,9 +541,9 @@ async function applyReply(ctx: CommandContext, runId: string, claimedAt: Date, r
   }
   const cached = staged ? undefined : ctx.runCache.get(runId);
   // with a staged claim, the answer is applied on top of it: the claim and the answer commit together
-  const fromClaim = staged ? unitOfWorkWithClaim(staged) : undefined;
-  const state = fromClaim
-    ? { run: fromClaim.run, tasks: [...staged!.tasks] }
+  const claimed = staged ? unitOfWorkWithClaim(staged) : undefined;
+  const state = claimed
+    ? { run: claimed.run, tasks: [...staged!.tasks] }
     : cached
       ? { run: cached.run, tasks: [...cached.tasks.values()] }
       : await loadExecutionState(ctx, runId);
@@ -560,22 +560,10 @@ async function applyReply(ctx: CommandContext, runId: string, claimedAt: Date, r
     for (const t of tasks) fresh.state.tasks.set(t.id, t);
     return fresh;
   };
-  const uow = fromClaim?.uow ?? unitOfWork();
-  // task-API writes of this run that arrive meanwhile wait for the commit carrying the staged claim
+  const uow = claimed?.uow ?? unitOfWork();
   const commit = async (w: UnitOfWork): Promise<void> => {
-    if (!staged) {
-      await w.commit(ctx.pool);
-      return;
-    }
-    const committing = w.commit(ctx.pool).then(() => undefined);
-    staged.committing = committing.catch(() => {
-      ctx.runCache.delete(runId);
-    });
-    try {
-      await committing;
-    } finally {
-      if (ctx.stagedClaims?.get(runId) === staged) ctx.stagedClaims.delete(runId);
-    }
+    if (staged) await commitCarryingClaim(ctx, staged, w);
+    else await w.commit(ctx.pool);
   };
   const durationMs = reply.durationMs;
   const now = uow.now;

@@ -31,6 +31,30 @@ const RESERVATION_TTL_MS = 5_000;
  */
 const LOCAL_QUEUE_PER_SLOT = 32;
 
+/**
+ * Places promised to units of work that are not committed yet (a slot for a run claimed in its creation commit, a
+ * place in the in-memory queue): each counts as taken until its release, or {@link RESERVATION_TTL_MS} at most (a unit
+ * of work that is never committed gives its place back by itself).
+ */
+class Reservations {
+  count = 0;
+
+  /** Takes a place. @returns its release (calls after the first do nothing). */
+  take(): () => void {
+    this.count++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.count--;
+      clearTimeout(expiry);
+    };
+    const expiry = setTimeout(release, RESERVATION_TTL_MS);
+    expiry.unref();
+    return release;
+  }
+}
+
 /** An in-process execution that failed (e.g. the database was unreachable) is tried again this many times. */
 const LOCAL_RETRY_ATTEMPTS = 25;
 /** Delay before the n-th (from 0) in-process retry of a failed execution: 500 ms × 2^n, at most 30 s (ms). */
@@ -215,36 +239,16 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     pump();
   };
   // slots promised to runs being created and claimed in one commit (createRun): free capacity counts them as taken
-  let reserved = 0;
+  const slotReservations = new Reservations();
   const reserveDispatch = (): (() => void) | undefined => {
-    if (stopped || running + backlog.length + resumedBacklog.length + reserved >= ctx.config.workerConcurrency) return undefined;
-    reserved++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      reserved--;
-      clearTimeout(expiry);
-    };
-    // a unit of work that is never committed gives its slot back by itself
-    const expiry = setTimeout(release, RESERVATION_TTL_MS);
-    expiry.unref();
-    return release;
+    if (stopped || running + backlog.length + resumedBacklog.length + slotReservations.count >= ctx.config.workerConcurrency) return undefined;
+    return slotReservations.take();
   };
   // places promised to runs being created QUEUED on this worker (createRun) before their commit
-  let queueReserved = 0;
+  const queueReservations = new Reservations();
   const reserveLocalQueue = (): ((runId: string) => void) | undefined => {
-    if (stopped || held.size + queueReserved >= ctx.config.workerConcurrency * LOCAL_QUEUE_PER_SLOT) return undefined;
-    queueReserved++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      queueReserved--;
-      clearTimeout(expiry);
-    };
-    const expiry = setTimeout(release, RESERVATION_TTL_MS);
-    expiry.unref();
+    if (stopped || held.size + queueReservations.count >= ctx.config.workerConcurrency * LOCAL_QUEUE_PER_SLOT) return undefined;
+    const release = queueReservations.take();
     return (runId: string): void => {
       release();
       if (stopped) {
