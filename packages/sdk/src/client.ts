@@ -441,7 +441,8 @@ export class TriggerClient {
       if (execution.stopReason) setTimeout(() => this.#dropUnreported(execution), HUNG_UP_RETENTION_MS).unref();
       else this.#dropUnreported(execution);
     });
-    return reports.startedTasks || reports.completedTasks ? { ...response, ...reports } : response;
+    // Object.assign, not `{ ...response, ...reports }`: a second spread is a slow path on Node 20's V8 (~2 µs)
+    return reports.startedTasks || reports.completedTasks ? Object.assign({}, response, reports) : response;
   }
 
   /** Forgets `execution` as its run's latest with undelivered reports, unless it has some again or a newer one is. */

@@ -253,7 +253,7 @@ export function writeAnswer(res: NodeResponseLike | ServerResponse, answer: Endp
   if ("writeHead" in res && typeof res.writeHead === "function") {
     // one call instead of five setHeader; the explicit length keeps the answer un-chunked, as `end(bytes)` alone would.
     // The body goes as a string: node then sends the head and the body in one write (a Buffer body is a second one).
-    res.writeHead(answer.status, { ...answer.headers, "Content-Length": Buffer.byteLength(answer.body, "utf8") });
+    res.writeHead(answer.status, Object.assign({ "Content-Length": Buffer.byteLength(answer.body, "utf8") }, answer.headers));
     res.end(answer.body);
     return;
   }

@@ -248,7 +248,7 @@ export function applyStartedTasks(
     }
     const depth = depthUnder(parent, s.displayKey ?? s.idempotencyKey);
     const startedAt = s.startedAt.getTime() < now.getTime() ? s.startedAt : now;
-    appendTaskCreation(uow, run.id, s.id, { ...s, parentId }, depth, s.noop ? "COMPLETED" : "RUNNING", null, metadata, startedAt.toISOString());
+    appendTaskCreation(uow, run.id, s.id, Object.assign({}, s, { parentId }), depth, s.noop ? "COMPLETED" : "RUNNING", null, metadata, startedAt.toISOString());
     const row = uow.state.tasks.get(s.id);
     if (row) byKey.set(row.idempotency_key, row);
   }

@@ -408,7 +408,7 @@ export function resumeStatement(ctx: CommandContext, suspended: SuspendedRun, at
   const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
   const build = (now: Date): { sql: string; params: unknown[]; iso: string } | undefined => {
     const uow = resumption(suspended, now, metadata);
-    return uow && { ...buildStatement([uow.writeSet()]), iso: now.toISOString() };
+    return uow && Object.assign(buildStatement([uow.writeSet()]), { iso: now.toISOString() });
   };
   // odd milliseconds: instants that occur in the run's data are detected below anyway
   const first = build(new Date(at.getTime() + 1));
