@@ -16,6 +16,8 @@
  *   --only runs|ingest            only metric 1 or 6 (with its CPU split by process), no peers: for profiling iterations
  *   --runs <n>                    one-task runs per repetition of metric 1 (default 4,000; 2,000 with --quick), after as
  *                                 many again as warm-up (DBOS gets the same warm-up)
+ *   --concurrency <n>             events/workflows in flight and the server's worker concurrency, for Baton and DBOS
+ *                                 alike (default 32)
  *
  * The server runs as `npm run server` runs it: `dist/server.js` (built first by scripts/build.mjs) on node with the node
  * flags of package.json's "server" script, plus `bench/memory-probe.mjs` (answers SIGUSR2 with a memory breakdown).
@@ -866,6 +868,7 @@ interface Args {
   settleS: number;
   only: "runs" | "ingest" | undefined;
   runs: number | undefined;
+  concurrency: number | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -888,8 +891,11 @@ function parseArgs(argv: readonly string[]): Args {
   const runsArg = value("--runs");
   const runs = runsArg === undefined ? undefined : Number(runsArg);
   if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw new Error(`--runs needs a positive integer, got ${runsArg}`);
+  const concurrencyArg = value("--concurrency");
+  const concurrency = concurrencyArg === undefined ? undefined : Number(concurrencyArg);
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) throw new Error(`--concurrency needs a positive integer, got ${concurrencyArg}`);
   const peers = !argv.includes("--no-peers") && !rssOnly && !only;
-  return { mode, profile: argv.includes("--profile"), peers, out, rssOnly, waiting, settleS, only, runs };
+  return { mode, profile: argv.includes("--profile"), peers, out, rssOnly, waiting, settleS, only, runs, concurrency };
 }
 
 function table(results: Record<string, unknown>): string {
@@ -922,6 +928,7 @@ async function main(): Promise<void> {
     ...SIZES[args.mode],
     ...(args.waiting ? { waitingForRss: args.waiting } : {}),
     ...(args.runs ? { runsOne: args.runs, warmup: args.runs } : {}),
+    ...(args.concurrency ? { concurrency: args.concurrency } : {}),
   };
   progress(`mode ${args.mode}${args.rssOnly ? " (server RSS only)" : ""}${args.profile ? " with profiles" : ""}; ${os.cpus().length} CPUs, Node ${process.version}`);
   const postgres = await startBenchPostgres(progress);
