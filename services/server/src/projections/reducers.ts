@@ -20,6 +20,108 @@ export type ProjectedEvent = BatonEventBody & {
 
 const date = (iso: string | null | undefined): Date | null => (iso ? new Date(iso) : null);
 
+// Row copies are written out field by field, not `{ ...row, changed }`: on Node 20's V8 a chain of spread copies
+// (each event copies the row the previous one made) falls off the object-clone fast path, about 8x slower (measured
+// 9.5-12 µs vs 1.5 µs for four copies of a run row). The return types make a missing or extra column a compile error.
+
+/** A fresh copy of a run row (for a reducer to change). */
+function copyRun(r: RunRow): RunRow {
+  return {
+    id: r.id,
+    environment_id: r.environment_id,
+    job_slug: r.job_slug,
+    job_version: r.job_version,
+    endpoint_id: r.endpoint_id,
+    event_record_id: r.event_record_id,
+    number: r.number,
+    status: r.status,
+    is_test: r.is_test,
+    is_retry: r.is_retry,
+    created_at: r.created_at,
+    queued_at: r.queued_at,
+    started_at: r.started_at,
+    completed_at: r.completed_at,
+    updated_at: r.updated_at,
+    output: r.output,
+    output_meta: r.output_meta,
+    error: r.error,
+    execution_count: r.execution_count,
+    execution_failure_count: r.execution_failure_count,
+    execution_duration_ms: r.execution_duration_ms,
+    yielded_executions: r.yielded_executions,
+    executing_worker_id: r.executing_worker_id,
+    execution_started_at: r.execution_started_at,
+    queued_worker_id: r.queued_worker_id,
+    waiting_task_id: r.waiting_task_id,
+    resume_at: r.resume_at,
+    concurrency_key: r.concurrency_key,
+    concurrency_limit: r.concurrency_limit,
+    task_count: r.task_count,
+    traceparent: r.traceparent,
+    version: r.version,
+  };
+}
+
+/** A fresh copy of a task row. */
+function copyTask(r: TaskRow): TaskRow {
+  return {
+    id: r.id,
+    run_id: r.run_id,
+    idempotency_key: r.idempotency_key,
+    parent_id: r.parent_id,
+    depth: r.depth,
+    seq: r.seq,
+    name: r.name,
+    display_key: r.display_key,
+    icon: r.icon,
+    description: r.description,
+    params: r.params,
+    properties: r.properties,
+    output_properties: r.output_properties,
+    style: r.style,
+    noop: r.noop,
+    operation: r.operation,
+    parallel: r.parallel,
+    status: r.status,
+    delay_until: r.delay_until,
+    retry: r.retry,
+    redact: r.redact,
+    output: r.output,
+    output_meta: r.output_meta,
+    error: r.error,
+    attempts: r.attempts,
+    attempt_log: r.attempt_log,
+    created_at: r.created_at,
+    started_at: r.started_at,
+    completed_at: r.completed_at,
+    updated_at: r.updated_at,
+  };
+}
+
+/** A fresh copy of an event record row. */
+function copyEventRecord(r: EventRecordRow): EventRecordRow {
+  return {
+    id: r.id,
+    environment_id: r.environment_id,
+    event_id: r.event_id,
+    name: r.name,
+    source: r.source,
+    payload: r.payload,
+    context: r.context,
+    payload_type: r.payload_type,
+    timestamp: r.timestamp,
+    deliver_at: r.deliver_at,
+    delivered_at: r.delivered_at,
+    cancelled_at: r.cancelled_at,
+    is_test: r.is_test,
+    internal: r.internal,
+    run_ids: r.run_ids,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    version: r.version,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // runs
 
@@ -27,7 +129,13 @@ const date = (iso: string | null | undefined): Date | null => (iso ? new Date(is
 export function reduceRun(row: RunRow | undefined, e: ProjectedEvent): RunRow | undefined {
   const next = reduceRunStatus(row, e);
   // a process's in-memory dispatch queue holds a run only while it stays QUEUED (`run.queued` says by whom)
-  return next && next.queued_worker_id !== null && (next.status !== "QUEUED" || e.type === "run.continued") ? { ...next, queued_worker_id: null } : next;
+  if (next && next.queued_worker_id !== null && (next.status !== "QUEUED" || e.type === "run.continued")) {
+    // `next` is this event's own copy unless the event left the row alone
+    const cleared = next === row ? copyRun(next) : next;
+    cleared.queued_worker_id = null;
+    return cleared;
+  }
+  return next;
 }
 
 function reduceRunStatus(row: RunRow | undefined, e: ProjectedEvent): RunRow | undefined {
@@ -70,7 +178,9 @@ function reduceRunStatus(row: RunRow | undefined, e: ProjectedEvent): RunRow | u
     };
   }
   if (!row) return row;
-  const next: RunRow = { ...row, updated_at: at, version: e.version };
+  const next = copyRun(row);
+  next.updated_at = at;
+  next.version = e.version;
   const endExecution = (durationMs: number): void => {
     next.execution_duration_ms = row.execution_duration_ms + durationMs;
     next.executing_worker_id = null;
@@ -298,14 +408,14 @@ export function reduceTask(row: TaskRow | undefined, e: ProjectedEvent, runTaskC
     };
   }
   if (!row) return row;
-  const next: TaskRow = { ...row, updated_at: at };
+  const next = copyTask(row);
+  next.updated_at = at;
   switch (e.type) {
     case "task.completed": {
       // a deferred completion carries when the body really returned (never before the task started)
       const reported = date(e.data.completedAt);
       const completedAt = reported && (!row.started_at || reported >= row.started_at) ? reported : at;
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "COMPLETED",
         output: e.data.output,
         output_meta: e.data.outputMeta ?? null,
@@ -313,20 +423,18 @@ export function reduceTask(row: TaskRow | undefined, e: ProjectedEvent, runTaskC
         error: null,
         completed_at: completedAt,
         attempt_log: finishLastAttempt(row.attempt_log, "COMPLETED", completedAt, null),
-      };
+      });
     }
     case "task.failed":
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "ERRORED",
         error: e.data.error,
         completed_at: at,
         attempt_log: finishLastAttempt(row.attempt_log, "ERRORED", at, e.data.error),
-      };
+      });
     case "task.retry_scheduled": {
       const retryAt = new Date(e.data.retryAt);
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "WAITING",
         error: e.data.error,
         attempts: row.attempts + 1,
@@ -335,7 +443,7 @@ export function reduceTask(row: TaskRow | undefined, e: ProjectedEvent, runTaskC
           ...finishLastAttempt(row.attempt_log, "ERRORED", at, e.data.error),
           attempt(row.attempts + 1, at, retryAt),
         ],
-      };
+      });
     }
     case "task.resumed": {
       const log = row.attempt_log.map((a, i) =>
@@ -343,26 +451,24 @@ export function reduceTask(row: TaskRow | undefined, e: ProjectedEvent, runTaskC
           ? { ...a, status: e.data.status === "COMPLETED" ? ("COMPLETED" as const) : ("STARTED" as const), startedAt: at.toISOString(), completedAt: e.data.status === "COMPLETED" ? at.toISOString() : null }
           : a,
       );
-      return {
-        ...next,
+      return Object.assign(next, {
         status: e.data.status,
         started_at: row.started_at ?? at,
         completed_at: e.data.status === "COMPLETED" ? at : null,
         attempt_log: log,
-      };
+      });
     }
     case "task.canceled":
-      return { ...next, status: "CANCELED", completed_at: at, attempt_log: finishLastAttempt(row.attempt_log, "CANCELED", at, null) };
+      return Object.assign(next, { status: "CANCELED", completed_at: at, attempt_log: finishLastAttempt(row.attempt_log, "CANCELED", at, null) });
     case "task.reset":
-      return {
-        ...next,
+      return Object.assign(next, {
         status: "RUNNING",
         output: null,
         output_meta: null,
         completed_at: null,
         attempts: row.attempts + 1,
         attempt_log: [...row.attempt_log, attempt(row.attempts + 1, at, null)],
-      };
+      });
     default:
       return row;
   }
@@ -398,20 +504,21 @@ export function reduceEventRecord(row: EventRecordRow | undefined, e: ProjectedE
     };
   }
   if (!row) return row;
-  const next = { ...row, updated_at: at, version: e.version };
+  const next = copyEventRecord(row);
+  next.updated_at = at;
+  next.version = e.version;
   switch (e.type) {
     case "event.updated":
-      return {
-        ...next,
+      return Object.assign(next, {
         payload: e.data.payload ?? {},
         context: e.data.context ?? {},
         payload_type: e.data.payloadType,
         deliver_at: new Date(e.data.deliverAt),
-      };
+      });
     case "event.canceled":
-      return { ...next, cancelled_at: at };
+      return Object.assign(next, { cancelled_at: at });
     case "event.delivered":
-      return { ...next, delivered_at: at, run_ids: [...row.run_ids, ...e.data.runIds] };
+      return Object.assign(next, { delivered_at: at, run_ids: [...row.run_ids, ...e.data.runIds] });
     default:
       return next;
   }
