@@ -152,17 +152,20 @@ const round = (v: number, digits = 1): number => (Number.isFinite(v) ? Number(v.
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
-/** POSTs JSON over a keep-alive agent (lighter than fetch for a load generator). */
+/**
+ * POSTs JSON over a keep-alive agent (lighter than fetch for a load generator). The body goes as a string, as the
+ * SDK's API client sends it: node then writes head and body in one packet (a Buffer body is a second write).
+ */
 function postJson(baseUrl: string, route: string, body: unknown, apiKey: string): Promise<{ status: number; body: string }> {
   const url = new URL(route, baseUrl);
-  const payload = Buffer.from(JSON.stringify(body));
+  const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
       {
         method: "POST",
         agent,
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", "content-length": payload.length },
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
       },
       (res) => {
         const chunks: Buffer[] = [];
