@@ -1,4 +1,5 @@
 import type { GetRunResponse, ListRunsQuery, ListRunsResponse, RunSummary, RunTaskWithSubtasks, StoredEventView } from "@baton/core";
+import { ApiError } from "../errors";
 import type { Queryable } from "../event-store/store";
 import type { RunRow, TaskRow } from "../projections/rows";
 
@@ -77,13 +78,23 @@ export function toRunView(run: RunRow, tasks: readonly TaskRow[], options: { sub
   };
 }
 
-/** Newest-first runs of an environment, filtered by job and statuses, keyset-paginated by `(created_at, id)`. */
+/**
+ * Newest-first runs of an environment, filtered by job and statuses, keyset-paginated by `(created_at, id)`.
+ * @throws ApiError `validation_failed` (422) when `cursor` names no run of the environment.
+ */
 export async function listRuns(db: Queryable, environmentId: string, query: ListRunsQuery): Promise<ListRunsResponse> {
   let cursorAt: string | null = null;
   let cursorId: string | null = null;
   if (query.cursor) {
     const { rows } = await db.query<{ created_at: Date }>("select created_at from baton.runs where id = $1 and environment_id = $2", [query.cursor, environmentId]);
-    cursorAt = rows[0]?.created_at.toISOString() ?? null;
+    const at = rows[0]?.created_at;
+    // a cursor is the id of the last run of a page this environment was given: anything else is no place to resume
+    if (!at) {
+      throw new ApiError("validation_failed", `query.cursor: ${query.cursor} is not a run of this environment (use the nextCursor of the previous page)`, [
+        { path: "cursor", message: "unknown run" },
+      ]);
+    }
+    cursorAt = at.toISOString();
     cursorId = query.cursor;
   }
   const { rows } = await db.query<RunRow>(
