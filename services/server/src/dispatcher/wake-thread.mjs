@@ -52,6 +52,28 @@ function warmConnections() {
  */
 /** @type {Map<string, Armed>} */
 const armed = new Map();
+/**
+ * The armed entries by due instant: entries due at the same instant are committed together. Their timers need not
+ * fire in the same tick (two timers set a millisecond apart may not), so the first one due takes the others along.
+ * @type {Map<number, Set<Armed>>}
+ */
+const byInstant = new Map();
+
+/** @param {Armed} entry */
+function track(entry) {
+  armed.set(entry.runId, entry);
+  let same = byInstant.get(entry.at);
+  if (!same) byInstant.set(entry.at, (same = new Set()));
+  same.add(entry);
+}
+
+/** @param {Armed} entry */
+function untrack(entry) {
+  if (entry.timer) clearTimeout(entry.timer);
+  if (armed.get(entry.runId) === entry) armed.delete(entry.runId);
+  const same = byInstant.get(entry.at);
+  if (same?.delete(entry) && same.size === 0) byInstant.delete(entry.at);
+}
 /** Statement texts by id (sent once each). @type {Map<number, string>} */
 const texts = new Map();
 /** @type {Armed[]} */
@@ -79,8 +101,11 @@ function fire(entry) {
     entry.timer = setTimeout(() => fire(entry), early);
     return;
   }
-  armed.delete(entry.runId);
-  firing.push(entry);
+  // this entry and every other due at the same instant (so at or before now): one flush, one statement
+  for (const due of [...(byInstant.get(entry.at) ?? [entry])]) {
+    untrack(due);
+    firing.push(due);
+  }
   if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(() => void flush());
@@ -155,25 +180,25 @@ port.on("message", (/** @type {any} */ m) => {
   switch (m.type) {
     case "arm": {
       const previous = armed.get(m.runId);
-      if (previous?.timer) clearTimeout(previous.timer);
-      /** @type {Armed} */
+      if (previous) untrack(previous);
       if (m.sql !== undefined) texts.set(m.textId, m.sql);
+      /** @type {Armed} */
       const entry = { runId: m.runId, token: m.token, at: m.at, sql: texts.get(m.textId) ?? "", params: m.params, placeholder: m.placeholder };
-      armed.set(m.runId, entry);
+      track(entry);
       entry.timer = setTimeout(() => fire(entry), Math.max(0, m.at - Date.now()));
       warmConnections();
       break;
     }
     case "disarm": {
       const entry = armed.get(m.runId);
-      if (entry?.timer) clearTimeout(entry.timer);
-      armed.delete(m.runId);
+      if (entry) untrack(entry);
       break;
     }
     case "stop": {
       stopped = true;
       for (const e of armed.values()) if (e.timer) clearTimeout(e.timer);
       armed.clear();
+      byInstant.clear();
       void pool
         .end()
         .catch(() => undefined)
