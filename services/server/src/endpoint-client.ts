@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { HEADERS, SERVER_API_VERSION, type TriggerAction } from "@baton/core";
+import { BoundedMemo } from "./bounded-memo";
 
 /** Response headers of an endpoint's answer, by lower- or mixed-case name (the first value of a repeated header joined). */
 export interface ReplyHeaders {
@@ -55,28 +56,21 @@ interface RequestTarget {
   readonly auth?: string;
 }
 
-/** Parsed endpoint URLs (a handful per server; bounded in case of many): parsing one per execution was ~1% of a run. */
-const requestTargets = new Map<string, RequestTarget | null>();
-const MAX_REQUEST_TARGETS = 1000;
-
-/** The request options of `url`, or null when it is not a valid URL. */
-function requestTarget(url: string): RequestTarget | null {
-  let target = requestTargets.get(url);
-  if (target === undefined) {
-    try {
-      const parsed = new URL(url);
-      // as node's urlToHttpOptions: brackets off an IPv6 host, credentials decoded
-      const hostname = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
-      const auth = parsed.username || parsed.password ? `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}` : undefined;
-      target = { protocol: parsed.protocol, hostname, port: parsed.port, path: `${parsed.pathname}${parsed.search}`, ...(auth ? { auth } : {}) };
-    } catch {
-      target = null;
-    }
-    if (requestTargets.size >= MAX_REQUEST_TARGETS) requestTargets.clear();
-    requestTargets.set(url, target);
+/** The request options of an endpoint URL, or null when it is not a valid URL. */
+function parseRequestTarget(url: string): RequestTarget | null {
+  try {
+    const parsed = new URL(url);
+    // as node's urlToHttpOptions: brackets off an IPv6 host, credentials decoded
+    const hostname = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
+    const auth = parsed.username || parsed.password ? `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}` : undefined;
+    return { protocol: parsed.protocol, hostname, port: parsed.port, path: `${parsed.pathname}${parsed.search}`, ...(auth ? { auth } : {}) };
+  } catch {
+    return null;
   }
-  return target;
 }
+
+/** Parsed endpoint URLs (a handful per server): parsing one per execution was ~1% of a run. */
+const requestTargets = new BoundedMemo(parseRequestTarget, 1000);
 
 /**
  * POSTs one v2 action to an endpoint (reference §3.1): headers `x-trigger-api-key` (the environment's private key),
@@ -94,7 +88,7 @@ export async function callEndpoint(
   const started = performance.now();
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const elapsed = (): number => performance.now() - started;
-  const target = requestTarget(url);
+  const target = requestTargets.get(url);
   if (!target) return { ok: false, error: new Error(`endpoint URL ${url} is not valid`), timedOut: false, durationMs: elapsed() };
   const client = target.protocol === "https:" ? https : http;
   return await new Promise<EndpointReply>((resolve) => {

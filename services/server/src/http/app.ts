@@ -29,6 +29,7 @@ import { loadJob, loadRun, loadTasks } from "../commands/load";
 import { cancelRun, continueRun, rerunRun } from "../commands/runs";
 import { completeTask, completionOutput, createTask, failTask, reportTasks } from "../commands/tasks";
 import { ApiError, conflict, notFound, tooLarge } from "../errors";
+import { BoundedMemo } from "../bounded-memo";
 import { hashApiKey, type Environment } from "../keys";
 import { runStateAt } from "../projections/rebuild";
 import type { EventRecordRow } from "../projections/rows";
@@ -214,13 +215,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
   });
 
-  // the sha256 of each recently seen key (a hash per request was ~1% of a one-task run's server CPU)
-  const keyHashes = new RecentHashes(hashApiKey, 256);
+  // the sha256 of each recently seen key (a hash per request was ~1% of a one-task run's server CPU). Only the hash is
+  // memoized, never the environment it maps to: a rotated key stops working at once.
+  const keyHashes = new BoundedMemo(hashApiKey, 256);
   app.use("/api/*", async (c, next) => {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new ApiError("unauthorized", "missing or malformed Authorization header; send `Authorization: Bearer <api key>`");
-    const env = deps.environmentsByKeyHash.get(keyHashes.hash(match[1]!));
+    const env = deps.environmentsByKeyHash.get(keyHashes.get(match[1]!));
     if (!env) throw new ApiError("unauthorized", "invalid API key");
     c.set("env", env);
     c.set("metadata", {
@@ -388,27 +390,4 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route("/", createDashboard(deps));
 
   return app;
-}
-
-/**
- * Memoizes `hash(key)` for at most `max` distinct keys (then starts over), so a flood of random keys costs a hash
- * each, as before, and memory stays bounded. Only the hash is cached, never what it maps to: a rotated key stops
- * working at once.
- */
-class RecentHashes {
-  readonly #hashes = new Map<string, string>();
-  constructor(
-    private readonly compute: (key: string) => string,
-    private readonly max: number,
-  ) {}
-
-  hash(key: string): string {
-    let hash = this.#hashes.get(key);
-    if (hash === undefined) {
-      if (this.#hashes.size >= this.max) this.#hashes.clear();
-      hash = this.compute(key);
-      this.#hashes.set(key, hash);
-    }
-    return hash;
-  }
 }
