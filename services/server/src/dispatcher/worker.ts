@@ -94,19 +94,35 @@ export async function registerWorker(ctx: CommandContext): Promise<void> {
  * @returns the ids of the recovered runs.
  */
 export async function recoverLostRuns(ctx: CommandContext): Promise<string[]> {
-  const { rows: workers } = await ctx.pool.query<{ id: string; hostname: string; pid: number; stale: boolean }>(
-    `select id, hostname, pid, heartbeat_at < now() - make_interval(secs => $1::double precision / 1000) as stale
-     from baton.workers where id in (select executing_worker_id from baton.runs where status = 'EXECUTING'
-                                     union select queued_worker_id from baton.runs where queued_worker_id is not null)`,
+  // The workers that runs name, found by skip scans of the two partial indexes (one index probe per distinct worker),
+  // so this once-a-second sweep costs the same with 10 or 100,000 runs held or executing. A worker missing from
+  // baton.workers (its row deleted) comes back with `missing`.
+  const { rows: workers } = await ctx.pool.query<{ id: string; hostname: string | null; pid: number | null; stale: boolean | null; missing: boolean }>(
+    `with recursive held(id) as (
+       (select queued_worker_id from baton.runs where queued_worker_id is not null order by queued_worker_id limit 1)
+       union all
+       select (select r.queued_worker_id from baton.runs r where r.queued_worker_id > held.id order by r.queued_worker_id limit 1)
+       from held where held.id is not null
+     ), executing(id) as (
+       (select executing_worker_id from baton.runs where status = 'EXECUTING' and executing_worker_id is not null
+        order by executing_worker_id limit 1)
+       union all
+       select (select r.executing_worker_id from baton.runs r where r.status = 'EXECUTING' and r.executing_worker_id > executing.id
+               order by r.executing_worker_id limit 1)
+       from executing where executing.id is not null
+     ), named as (select id from held where id is not null union select id from executing where id is not null)
+     select n.id, w.hostname, w.pid, w.heartbeat_at < now() - make_interval(secs => $1::double precision / 1000) as stale,
+            w.id is null as missing
+     from named n left join baton.workers w on w.id = n.id`,
     [WORKER_STALE_MS],
   );
-  const dead = new Set(workers.filter((w) => w.id !== ctx.workerId && (w.stale || (w.hostname === hostname() && !pidAlive(w.pid)))).map((w) => w.id));
+  const dead = workers
+    .filter((w) => w.id !== ctx.workerId && (w.missing || w.stale || (w.hostname === hostname() && !pidAlive(w.pid!))))
+    .map((w) => w.id);
+  if (!dead.length) return [];
   const { rows } = await ctx.pool.query<{ id: string; executing_worker_id: string | null }>(
-    `select r.id, r.executing_worker_id from baton.runs r
-     where r.status = 'EXECUTING' and (r.executing_worker_id = any($1::text[])
-       or not exists (select 1 from baton.workers w where w.id = r.executing_worker_id))
-       and r.executing_worker_id is distinct from $2`,
-    [[...dead], ctx.workerId],
+    "select id, executing_worker_id from baton.runs where status = 'EXECUTING' and executing_worker_id = any($1::text[])",
+    [dead],
   );
   const recovered: string[] = [];
   for (const r of rows) {
@@ -125,15 +141,9 @@ export async function recoverLostRuns(ctx: CommandContext): Promise<string[]> {
       // someone else changed the run first (its own worker came back, or another process recovered it)
     }
   }
-  const { rows: queued } = await ctx.pool.query<{ id: string }>(
-    `select r.id from baton.runs r
-     where r.queued_worker_id is not null and (r.queued_worker_id = any($1::text[])
-       or not exists (select 1 from baton.workers w where w.id = r.queued_worker_id))
-       and r.queued_worker_id <> $2`,
-    [[...dead], ctx.workerId],
-  );
+  const { rows: queued } = await ctx.pool.query<{ id: string }>("select id from baton.runs where queued_worker_id = any($1::text[])", [dead]);
   if (queued.length) recovered.push(...(await requeueRuns(ctx, queued.map((r) => r.id), "worker_lost")));
-  if (dead.size) await ctx.pool.query("delete from baton.workers where id = any($1::text[]) and id <> $2", [[...dead], ctx.workerId]);
+  await ctx.pool.query("delete from baton.workers where id = any($1::text[]) and id <> $2", [dead, ctx.workerId]);
   return recovered;
 }
 

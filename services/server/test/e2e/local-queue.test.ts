@@ -175,40 +175,48 @@ describe("the in-memory dispatch queue", () => {
 
 describe("a process killed with SIGKILL while holding queued runs", () => {
   const servers: ServerProcess[] = [];
-  let endpoint: { url: string; close(): Promise<void> } | undefined;
+  const endpoints: Array<{ url: string; close(): Promise<void> }> = [];
   afterAll(async () => {
-    await endpoint?.close();
+    for (const e of endpoints) await e.close();
     for (const s of servers) if (s.child.exitCode === null) await s.kill9();
   });
 
-  it("loses none of them: another process's recovery queues them again", async () => {
+  // `forgotten`: the killed worker's row is also gone from baton.workers (deleted by hand, or by another sweep), so
+  // the peer finds it only as a worker that runs name and that does not exist
+  it.each([
+    { forgotten: false, names: ["e", "f"] },
+    { forgotten: true, names: ["g", "h"] },
+  ])("loses none of them: another process's recovery queues them again (row deleted: $forgotten)", async ({ forgotten, names }) => {
+    const [first, second] = names as [string, string];
     const env = { BATON_API_KEY: DEV_KEY, BATON_SECRET: SECRET };
     // the SDK calls back one API address that stays up (API only); the victim executes with one slot; a third
     // process is the live peer that recovers
     const apiPort = await findFreePort();
-    servers.push(await spawnServer(db.connectionString, { ...env, PORT: String(apiPort), BATON_DISPATCHER: "false" }));
+    const api = await spawnServer(db.connectionString, { ...env, PORT: String(apiPort), BATON_DISPATCHER: "false" });
     const victim = await spawnServer(db.connectionString, { ...env, BATON_WORKER_CONCURRENCY: "1" });
-    servers.push(victim, await spawnServer(db.connectionString, env));
-    const client = new TriggerClient({ id: "lq-app", apiKey: DEV_KEY, apiUrl: servers[0]!.url });
+    servers.push(api, victim, await spawnServer(db.connectionString, env));
+    const client = new TriggerClient({ id: "lq-app", apiKey: DEV_KEY, apiUrl: api.url });
     defineJobs(client);
-    endpoint = await client.listen({ port: 0 });
-    await register(servers[0]!.url, endpoint.url);
+    const endpoint = await client.listen({ port: 0 });
+    endpoints.push(endpoint);
+    await register(api.url, endpoint.url);
 
-    const running = await send(victim.url, "e");
-    await until(async () => hits.of("work:e"), (n) => n === 1, "run e in its task");
-    const held = await send(victim.url, "f");
+    const running = await send(victim.url, first);
+    await until(async () => hits.of(`work:${first}`), (n) => n === 1, `run ${first} in its task`);
+    const held = await send(victim.url, second);
     const victimWorker = (await runRow(running)).executing_worker_id;
     expect(victimWorker).not.toBeNull();
     expect(await runRow(held)).toEqual({ status: "QUEUED", queued_worker_id: victimWorker, executing_worker_id: null });
 
-    gates.open("f");
+    gates.open(second);
     await victim.kill9();
-    // e's execution hangs on its gate in this test process; the peer's retry of e runs it again
-    gates.open("e");
+    if (forgotten) await pool.query("delete from baton.workers where id = $1", [victimWorker]);
+    // the first run's execution hangs on its gate in this test process; the peer's retry runs it again
+    gates.open(first);
     for (const runId of [running, held]) {
       await until(async () => (await runRow(runId)).status, (s) => s === "SUCCESS", `run ${runId} SUCCESS`, 20_000);
     }
     expect(await queuedEvents(held)).toEqual([{ workerId: victimWorker }, { workerId: null, reason: "worker_lost" }]);
-    expect(hits.of("work:f")).toBe(1);
+    expect(hits.of(`work:${second}`)).toBe(1);
   });
 });
