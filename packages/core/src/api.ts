@@ -153,14 +153,14 @@ function commaSeparated(value: unknown): unknown {
 /**
  * Query of `GET /api/v1/runs` (and `GET /api/v1/jobs/:jobId/runs`): filter by `jobId` and by `status`
  * (one or more, comma separated), page with `cursor` (the `nextCursor` of the previous page), `take`
- * 1..100 runs per page (default 20). Newest first.
+ * 1..100 runs per page (default 20). Newest first. Strict: an unknown parameter is an error naming it.
  */
 export const ListRunsQuery = z.object({
   jobId: z.string().min(1).optional(),
   status: z.preprocess(commaSeparated, z.array(RunStatus).min(1)).optional(),
   cursor: z.string().min(1).optional(),
   take: z.coerce.number().int().min(1).max(100).default(20),
-});
+}).strict();
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 
 /**
@@ -197,7 +197,7 @@ const EventPosition = z
 /**
  * Query of `GET /api/v2/runs/:runId` (v2 `GetRunOptions`): `subtasks` nests child tasks, `taskdetails`
  * adds params/output/error, `cursor`/`take` (1..50, default 20) page the top-level tasks, and Baton's
- * `asOf` (an event position) gives the run's state as of that event.
+ * `asOf` (an event position) gives the run's state as of that event. Strict: an unknown parameter is an error.
  */
 export const GetRunQuery = z.object({
   subtasks: z.stringbool().optional(),
@@ -205,7 +205,7 @@ export const GetRunQuery = z.object({
   cursor: z.string().min(1).optional(),
   take: z.coerce.number().int().min(1).max(50).default(20),
   asOf: EventPosition.optional(),
-});
+}).strict();
 export type GetRunQuery = z.infer<typeof GetRunQuery>;
 
 /** A task of a run (v2 `RunTaskSchema`), with Baton's details when `taskdetails` is asked. */
@@ -290,12 +290,12 @@ export type GetRunStatusesResponse = z.infer<typeof GetRunStatusesResponse>;
 
 /**
  * Query of `GET /api/v1/runs/:runId/events`: events after position `after` (exclusive, digits), at most
- * `take` (1..1000, default 100).
+ * `take` (1..1000, default 100). Strict: an unknown parameter is an error.
  */
 export const ListRunEventsQuery = z.object({
   after: EventPosition.optional(),
   take: z.coerce.number().int().min(1).max(1000).default(100),
-});
+}).strict();
 export type ListRunEventsQuery = z.infer<typeof ListRunEventsQuery>;
 
 /**

@@ -61,15 +61,21 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 export interface IssueLike {
   readonly path: readonly PropertyKey[];
   readonly message: string;
+  /** zod's issue code; `unrecognized_keys` issues (strict objects) carry the unknown `keys` */
+  readonly code?: string;
+  readonly keys?: readonly string[];
 }
 
 /**
  * Turns zod issues into envelope details: `[{path: "a.b.0", message}]`, path segments joined by dots,
- * `""` for an issue on the root value.
+ * `""` for an issue on the root value. An unknown field of a strict object gets a detail of its own, at its path
+ * (`{path: "limit", message: "unknown field"}`), rather than one detail on the object listing them.
  */
 export function zodIssuesToDetails(issues: readonly IssueLike[]): ErrorDetail[] {
-  return issues.map((issue) => ({
-    path: issue.path.map((segment) => String(segment)).join("."),
-    message: issue.message,
-  }));
+  const join = (path: readonly PropertyKey[]): string => path.map((segment) => String(segment)).join(".");
+  return issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys" && issue.keys?.length
+      ? issue.keys.map((key) => ({ path: join([...issue.path, key]), message: "unknown field" }))
+      : [{ path: join(issue.path), message: issue.message }],
+  );
 }

@@ -136,4 +136,15 @@ describe("errors", () => {
       { path: "", message: "root" },
     ]);
   });
+
+  it("zodIssuesToDetails gives each unknown field of a strict object a detail at its own path", () => {
+    const parsed = ListRunsQuery.safeParse({ take: "5", limit: "5", offset: "2" });
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) {
+      expect(zodIssuesToDetails(parsed.error.issues)).toEqual([
+        { path: "limit", message: "unknown field" },
+        { path: "offset", message: "unknown field" },
+      ]);
+    }
+  });
 });

@@ -20,6 +20,11 @@ export const ServerConfig = z.object({
   maxOutputBytes: z.coerce.number().int().positive().default(3 * 1024 * 1024),
   /** Largest request body of any route (`BATON_MAX_BODY_BYTES`), default 10 MiB. */
   maxBodyBytes: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  /**
+   * Most events in one `POST /api/v1/events/bulk` (`BATON_MAX_BULK_EVENTS`), default 5,000: a bulk request is one
+   * transaction. v2 has no limit; beyond this one the request is refused whole (422 naming `events`).
+   */
+  maxBulkEvents: z.coerce.number().int().positive().default(5_000),
   /** Concurrent graphile-worker jobs per process (`BATON_WORKER_CONCURRENCY`). */
   workerConcurrency: z.coerce.number().int().positive().default(32),
   /** Per-execution time budget sent to the SDK (`BATON_RUN_CHUNK_MS`), default 60 s − 350 ms as v2. */
@@ -46,6 +51,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     maxEventBytes: env.BATON_MAX_EVENT_BYTES || undefined,
     maxOutputBytes: env.BATON_MAX_OUTPUT_BYTES || undefined,
     maxBodyBytes: env.BATON_MAX_BODY_BYTES || undefined,
+    maxBulkEvents: env.BATON_MAX_BULK_EVENTS || undefined,
     workerConcurrency: env.BATON_WORKER_CONCURRENCY || undefined,
     runChunkExecutionLimitMs: env.BATON_RUN_CHUNK_MS || undefined,
     maxExecutionTimePerRunMs: env.BATON_MAX_EXECUTION_MS || undefined,

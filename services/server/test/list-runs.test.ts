@@ -53,3 +53,36 @@ describe("GET /api/v1/runs cursor", () => {
     expect(prod.status).toBe(422);
   });
 });
+
+// A query parameter the route does not know (a typo, `limit` for `take`) or one given twice used to be dropped
+// silently: the client got a default-sized page, or one of its two values, and no sign of it.
+describe("query parameters of the read routes", () => {
+  it("refuses an unknown parameter with 422 naming it, on every route that reads a query", async () => {
+    const runId = runIds[0]!;
+    for (const [path, name] of [
+      ["/api/v1/runs?limit=5", "limit"],
+      ["/api/v1/jobs/listed/runs?take=2&limt=5", "limt"],
+      [`/api/v2/runs/${runId}?subtask=false`, "subtask"],
+      [`/api/v1/runs/${runId}/events?afterr=1`, "afterr"],
+    ] as const) {
+      const r = await e2e.api("GET", path);
+      expect(r.status, path).toBe(422);
+      expect(r.body.error.code, path).toBe("validation_failed");
+      expect(r.body.error.message, path).toContain(name);
+    }
+  });
+
+  it("refuses a parameter given twice with 422 naming it", async () => {
+    const r = await e2e.api("GET", "/api/v1/runs?take=1&take=50");
+    expect(r.status).toBe(422);
+    expect(r.body.error.message).toContain("take");
+  });
+
+  it("still answers the parameters it knows", async () => {
+    const r = await e2e.api("GET", "/api/v1/runs?take=2&status=SUCCESS");
+    expect(r.status).toBe(200);
+    expect(r.body.runs).toHaveLength(2);
+    const run = await e2e.api("GET", `/api/v2/runs/${runIds[0]}?subtasks=true&taskdetails=false&take=5`);
+    expect(run.status).toBe(200);
+  });
+});

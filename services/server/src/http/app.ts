@@ -175,8 +175,19 @@ function validate<S extends z.ZodTypeAny>(schema: S, input: unknown, what: strin
   return parsed.data;
 }
 
+/**
+ * The request's query string as one value per name, for a strict query schema (which names any unknown parameter).
+ * @throws ApiError validation_failed (422) naming a parameter given more than once (which value was meant is unknown).
+ */
 function query(c: Context): Record<string, string> {
-  return Object.fromEntries(new URL(c.req.url).searchParams.entries());
+  const values: Record<string, string> = {};
+  for (const [name, value] of new URL(c.req.url).searchParams) {
+    if (Object.hasOwn(values, name)) {
+      throw new ApiError("validation_failed", `invalid query: ${name}: given more than once`, [{ path: name, message: "given more than once" }]);
+    }
+    values[name] = value;
+  }
+  return values;
 }
 
 /**
@@ -252,6 +263,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
   app.post("/api/v1/events/bulk", async (c) => {
     const body = validate(SendBulkEventsBody, await readJson(c, ctx.config.maxBodyBytes), "events");
+    if (body.events.length > ctx.config.maxBulkEvents) {
+      const message = `at most ${ctx.config.maxBulkEvents} events per request, got ${body.events.length}; send them in several requests`;
+      throw new ApiError("validation_failed", `invalid events: events: ${message}`, [{ path: "events", message }]);
+    }
     body.events.forEach((e, i) => checkEventSize(e, i));
     const results = await ingestEvents(ctx, c.get("env"), body.events.map((event) => ({ event, options: body.options })), c.get("metadata"));
     return c.json(results);
