@@ -9,7 +9,7 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createExampleApp, WAIT_SECONDS, type ExampleApp } from "@baton/example";
-import { migrate, resolvePostgres, startServer, type StartServerOptions } from "@baton/server";
+import { migrate, resolvePostgres, startedByNpmScript, startServer, watchParentExit, type StartServerOptions } from "@baton/server";
 
 /** Options of {@link startStack}. */
 export interface StartStackOptions {
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   console.log(startBanner(stack));
 
   let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
+  const shutdown = (signal: NodeJS.Signals | "parent exited"): void => {
     if (stopping) {
       log(`${signal} again: exiting without waiting`);
       process.exit(130);
@@ -150,6 +150,8 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
+  // `kill <npm's pid>` ends only the shell npm runs this under: stop as for SIGTERM once it is gone
+  if (startedByNpmScript()) watchParentExit(() => shutdown("parent exited"));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -12,6 +12,7 @@
  */
 export { startServer, type StartServerOptions, type BatonServer } from "./server";
 export { resolvePostgres, type ResolvedPostgres } from "./db/postgres";
+export { watchParentExit, startedByNpmScript } from "./parent-watch";
 export { migrate } from "./db/migrate";
 export { rebuildProjections, runStateAt, type RunSnapshot } from "./projections/rebuild";
 export { UnitOfWork, AppendConflictError, appendToStream, readStream, readAll } from "./event-store/store";

@@ -1,12 +1,14 @@
 /**
  * `npm run server`: the Baton server alone (API + dispatcher) on `DATABASE_URL` or the embedded Postgres in
- * `.baton/pgdata`. SIGINT/SIGTERM drain gracefully, then stop the embedded Postgres. With
+ * `.baton/pgdata`. SIGINT/SIGTERM drain gracefully, then stop the embedded Postgres; so does the exit of the npm
+ * script that started it (see watchParentExit). With
  * `OTEL_EXPORTER_OTLP_ENDPOINT` set, every ended run is exported as a trace over OTLP/HTTP (the only place the OTel
  * SDK is wired; the rest of the server uses `@opentelemetry/api`).
  */
 import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { resolvePostgres } from "./db/postgres";
 import { createLogger } from "./logger";
+import { startedByNpmScript, watchParentExit } from "./parent-watch";
 import { startServer } from "./server";
 import { DeterministicIdGenerator } from "./telemetry/ids";
 
@@ -57,3 +59,4 @@ const shutdown = (signal: string): void => {
 };
 process.on("SIGINT", () => shutdown("SIGINT"));
 process.on("SIGTERM", () => shutdown("SIGTERM"));
+if (startedByNpmScript()) watchParentExit(() => shutdown("parent exited"));
