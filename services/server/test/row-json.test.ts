@@ -50,4 +50,17 @@ describe("jsonRecords (the store's fast JSON for rows and event envelopes)", () 
     const rows = [{ 'we"ird\\key': 1, "ünï": "x" }];
     expect(jsonRecords(rows, Object.keys(rows[0]!))).toBe(JSON.stringify(rows));
   });
+
+  it("with omitNull, leaves out null and undefined values and writes everything else as JSON.stringify does", () => {
+    const values = [...STRINGS, ...NUMBERS, ...DATES, ...OTHERS.filter((v) => v !== null)];
+    for (const value of values) {
+      const rows = [{ a: null, id: "r1", v: value, u: undefined, at: DATES[0], z: null }];
+      const expected = [{ id: "r1", v: value, at: DATES[0] }];
+      expect(jsonRecords(rows, ["a", "id", "v", "u", "at", "z"], { omitNull: true }), String(value)).toBe(JSON.stringify(expected));
+    }
+    expect(jsonRecords([{ a: null, b: undefined }, { a: 1, b: null }, {}], ["a", "b"], { omitNull: true })).toBe('[{},{"a":1},{}]');
+    // the two writers of one key list are distinct
+    expect(jsonRecords([{ a: null }], ["a"])).toBe('[{"a":null}]');
+    expect(jsonRecords([{ a: null }], ["a"], { omitNull: true })).toBe("[{}]");
+  });
 });

@@ -45,19 +45,28 @@ export function jsonValue(value: unknown): string {
 
 type RowWriter = (row: Record<string, unknown>) => string;
 
-/** One compiled writer per distinct key list (the reducers give each projection one). */
+/** One compiled writer per distinct key list and null handling (the reducers give each projection one key list). */
 const writers = new Map<string, RowWriter>();
 
 /**
- * A writer for objects with exactly these keys, in this order: one concatenation expression, so V8 compiles it to
- * straight-line code with monomorphic property loads. The generated source holds only the keys, JSON-quoted.
+ * A writer for objects with exactly these keys, in this order: straight-line code with monomorphic property loads,
+ * which V8 compiles well. The generated source holds only the keys, JSON-quoted. With `omitNull`, a key whose value
+ * is null or undefined is left out of the object.
  */
-function writerFor(keys: readonly string[]): RowWriter {
-  const id = keys.join("\u0000");
+function writerFor(keys: readonly string[], omitNull: boolean): RowWriter {
+  const id = `${omitNull ? "o" : "n"}${keys.join("\u0000")}`;
   let writer = writers.get(id);
   if (!writer) {
-    const parts = keys.map((k, i) => `${JSON.stringify(`${i ? "," : "{"}${JSON.stringify(k)}:`)} + v(r[${JSON.stringify(k)}])`);
-    writer = new Function("v", `return function writeRow(r) { return ${parts.length ? parts.join(" + ") : '"{"'} + "}"; };`)(jsonValue) as RowWriter;
+    let body: string;
+    if (omitNull) {
+      // `sep` is "{" before the first key written, "," after it
+      const steps = keys.map((k) => `x = r[${JSON.stringify(k)}]; if (x != null) { s += sep + ${JSON.stringify(`${JSON.stringify(k)}:`)} + v(x); sep = ","; }`);
+      body = `let s = "", sep = "{", x; ${steps.join(" ")} return sep === "{" ? "{}" : s + "}";`;
+    } else {
+      const parts = keys.map((k, i) => `${JSON.stringify(`${i ? "," : "{"}${JSON.stringify(k)}:`)} + v(r[${JSON.stringify(k)}])`);
+      body = `return ${parts.length ? parts.join(" + ") : '"{"'} + "}";`;
+    }
+    writer = new Function("v", `return function writeRow(r) { ${body} };`)(jsonValue) as RowWriter;
     writers.set(id, writer);
   }
   return writer;
@@ -68,9 +77,13 @@ function writerFor(keys: readonly string[]): RowWriter {
  * `JSON.parse(jsonRecords(rows, keys))` deep-equals `JSON.parse(JSON.stringify(rows))` when every row has exactly
  * these keys; a key a row lacks is written as null, a key not listed is left out (as the upsert, which takes its
  * columns from the first row, would ignore it).
+ *
+ * `omitNull: true` leaves out keys whose value is null or undefined, for readers to which a missing key and a null
+ * are the same (`jsonb_populate_recordset(null::table, …)`): less JSON to write, and for Postgres to parse, sort the
+ * keys of and look columns up in. A projection row has many null columns (a run's output, error, waiting task…).
  */
-export function jsonRecords(rows: readonly object[], keys: readonly string[]): string {
-  const write = writerFor(keys);
+export function jsonRecords(rows: readonly object[], keys: readonly string[], options: { omitNull?: boolean } = {}): string {
+  const write = writerFor(keys, options.omitNull ?? false);
   let out = "[";
   for (let i = 0; i < rows.length; i++) {
     if (i) out += ",";

@@ -275,7 +275,8 @@ export function buildStatement(sets: readonly WriteSet[]): { sql: string; params
     const columns = Object.keys(rows[0] as object);
     const quoted = columns.map((c) => `"${c}"`);
     const updates = columns.filter((c) => !(key as readonly string[]).includes(c));
-    const p = param(jsonRecords(rows as object[], columns));
+    // null columns left out: jsonb_populate_recordset over null::table reads a missing key as null
+    const p = param(jsonRecords(rows as object[], columns, { omitNull: true }));
     ctes.push(`p_${projection} as (
         insert into ${table} (${quoted.join(", ")})
         select ${quoted.join(", ")} from jsonb_populate_recordset(null::${table}, ${p}::jsonb)
