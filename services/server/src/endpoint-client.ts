@@ -1,6 +1,6 @@
-import http from "node:http";
-import https from "node:https";
+import { EventEmitter } from "node:events";
 import { HEADERS, SERVER_API_VERSION, type TriggerAction } from "@baton/core";
+import { Agent } from "undici";
 import { BoundedMemo } from "./bounded-memo";
 
 /** Response headers of an endpoint's answer, by lower- or mixed-case name (the first value of a repeated header joined). */
@@ -43,27 +43,29 @@ export class Hangup {
   }
 }
 
-// Keep-alive connection pools: an execution is one request to an endpoint that is usually called again soon.
-const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
-const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+// Keep-alive connection pools, one per endpoint origin: an execution is one request to an endpoint that is usually
+// called again soon. undici's request API costs about half the CPU of node:http's client per call (measured here:
+// 72 vs 155 µs per request at 32 in flight), and the dispatcher makes one such call per execution.
+const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 10_000, headersTimeout: 0, bodyTimeout: 0 });
 
-/** Where a request to an endpoint URL goes, as node:http request options (what `http.request(url)` derives per call). */
+/** Where a request to an endpoint URL goes: its origin, path with query, and URL credentials as a Basic header. */
 interface RequestTarget {
-  readonly protocol: string;
-  readonly hostname: string;
-  readonly port: string;
+  readonly origin: string;
   readonly path: string;
-  readonly auth?: string;
+  readonly authorization?: string;
 }
 
-/** The request options of an endpoint URL, or null when it is not a valid URL. */
+/** The request target of an endpoint URL, or null when it is not a valid http(s) URL. */
 function parseRequestTarget(url: string): RequestTarget | null {
   try {
     const parsed = new URL(url);
-    // as node's urlToHttpOptions: brackets off an IPv6 host, credentials decoded
-    const hostname = parsed.hostname.startsWith("[") ? parsed.hostname.slice(1, -1) : parsed.hostname;
-    const auth = parsed.username || parsed.password ? `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}` : undefined;
-    return { protocol: parsed.protocol, hostname, port: parsed.port, path: `${parsed.pathname}${parsed.search}`, ...(auth ? { auth } : {}) };
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return null;
+    // credentials decoded and sent as Basic auth, as node:http's `auth` option does
+    const authorization =
+      parsed.username || parsed.password
+        ? `Basic ${Buffer.from(`${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`).toString("base64")}`
+        : undefined;
+    return { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}`, ...(authorization ? { authorization } : {}) };
   } catch {
     return null;
   }
@@ -73,10 +75,36 @@ function parseRequestTarget(url: string): RequestTarget | null {
 const requestTargets = new BoundedMemo(parseRequestTarget, 1000);
 
 /**
+ * The abort signal of one call: undici takes an EventEmitter as a signal (checking `aborted` first). Cheaper than an
+ * AbortController, which costs about 2% of the server's CPU when one is made per execution on Node 20.
+ */
+class CallSignal extends EventEmitter {
+  aborted = false;
+  reason: Error | undefined;
+  abort(reason: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit("abort");
+  }
+}
+
+/** The first value of each response header, by lower-case name, as node:http joins repeated ones. */
+function replyHeaders(raw: Record<string, string | string[] | undefined>): ReplyHeaders {
+  return {
+    get: (name) => {
+      const value = raw[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+    },
+  };
+}
+
+/**
  * POSTs one v2 action to an endpoint (reference §3.1): headers `x-trigger-api-key` (the environment's private key),
  * `x-trigger-action`, `x-trigger-version: 2023-09-29`, JSON body. Never throws: transport failures and time-outs
- * come back as `{ok: false}`. `timeoutMs` bounds the whole exchange. Uses node:http with keep-alive agents (cheaper
- * per call than fetch on the dispatcher's hot path).
+ * come back as `{ok: false}`. `timeoutMs` bounds the whole exchange; `hangup` ends it early (a canceled run).
+ * Uses undici's request API over keep-alive pools (cheaper per call than node:http or fetch on the dispatcher's hot
+ * path).
  */
 export async function callEndpoint(
   url: string,
@@ -90,72 +118,44 @@ export async function callEndpoint(
   const elapsed = (): number => performance.now() - started;
   const target = requestTargets.get(url);
   if (!target) return { ok: false, error: new Error(`endpoint URL ${url} is not valid`), timedOut: false, durationMs: elapsed() };
-  const client = target.protocol === "https:" ? https : http;
-  return await new Promise<EndpointReply>((resolve) => {
-    let settled = false;
-    const settle = (reply: EndpointReply): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(reply);
-    };
-    const request = client.request(
-      {
-        // listed, not spread: a spread followed by more keys is a slow path on Node 20's V8
-        protocol: target.protocol,
-        hostname: target.hostname,
-        port: target.port,
-        path: target.path,
-        auth: target.auth,
-        method: "POST",
-        agent: target.protocol === "https:" ? httpsAgent : httpAgent,
-        headers: {
-          [HEADERS.triggerApiKey]: apiKey,
-          [HEADERS.triggerAction]: action,
-          [HEADERS.triggerVersion]: SERVER_API_VERSION,
-          "user-agent": "baton-server/0.1.0",
-          accept: "application/json",
-          ...(payload === undefined ? { "content-length": "0" } : { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)) }),
-          ...options.headers,
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("error", (error) => settle({ ok: false, error: new Error(`endpoint response failed: ${error.message}`), timedOut: false, durationMs: elapsed() }));
-        response.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = undefined;
-          }
-          const raw = response.headers;
-          const headers: ReplyHeaders = {
-            get: (name) => {
-              const value = raw[name.toLowerCase()];
-              return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-            },
-          };
-          settle({ ok: true, status: response.statusCode ?? 0, headers, body: parsed, text, durationMs: elapsed() });
-        });
-      },
-    );
-    const timer = setTimeout(() => {
-      request.destroy();
-      settle({ ok: false, error: new Error(`endpoint did not answer within ${options.timeoutMs} ms`), timedOut: true, durationMs: elapsed() });
-    }, options.timeoutMs);
-    const hangup = options.hangup;
-    const onAbort = (): void => {
-      request.destroy();
-      settle({ ok: false, error: new Error("the request was aborted (the run was canceled)"), timedOut: false, durationMs: elapsed() });
-    };
-    if (hangup?.aborted) onAbort();
-    else if (hangup) request.on("close", hangup.onAbort(onAbort));
-    request.on("error", (error: NodeJS.ErrnoException) => {
-      settle({ ok: false, error: new Error(`endpoint unreachable: ${error.code ? `${error.code} ` : ""}${error.message}`.trim()), timedOut: false, durationMs: elapsed() });
-    });
-    request.end(payload);
-  });
+  const signal = new CallSignal();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    signal.abort(new Error(`endpoint did not answer within ${options.timeoutMs} ms`));
+  }, options.timeoutMs);
+  const hangup = options.hangup;
+  const canceled = new Error("the request was aborted (the run was canceled)");
+  if (hangup?.aborted) signal.abort(canceled);
+  const stopListening = hangup?.onAbort(() => signal.abort(canceled));
+  const headers: Record<string, string> = {
+    [HEADERS.triggerApiKey]: apiKey,
+    [HEADERS.triggerAction]: action,
+    [HEADERS.triggerVersion]: SERVER_API_VERSION,
+    "user-agent": "baton-server/0.1.0",
+    accept: "application/json",
+  };
+  if (payload !== undefined) headers["content-type"] = "application/json";
+  if (target.authorization) headers["authorization"] = target.authorization;
+  if (options.headers) Object.assign(headers, options.headers);
+  try {
+    const response = await dispatcher.request({ origin: target.origin, path: target.path, method: "POST", headers, body: payload ?? "", signal });
+    const text = await response.body.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { ok: true, status: response.statusCode, headers: replyHeaders(response.headers), body: parsed, text, durationMs: elapsed() };
+  } catch (error) {
+    if (signal.aborted) return { ok: false, error: signal.reason!, timedOut, durationMs: elapsed() };
+    const e = error as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    // connection failures carry the socket's code (ECONNREFUSED…) on the error or its cause
+    const code = e.code && !e.code.startsWith("UND_ERR") ? e.code : (e.cause?.code ?? e.code);
+    return { ok: false, error: new Error(`endpoint unreachable: ${code ? `${code} ` : ""}${e.message}`.trim()), timedOut: false, durationMs: elapsed() };
+  } finally {
+    clearTimeout(timer);
+    stopListening?.();
+  }
 }
