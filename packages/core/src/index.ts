@@ -8,3 +8,5 @@ export * from "./job-version";
 export * from "./api-key";
 export * from "./ids";
 export * from "./dates";
+export * from "./json-tree";
+export * from "./fast-parse";

@@ -23,6 +23,8 @@ import { Job, type JobOptions, type TriggerContext } from "./job";
 import {
   API_KEY_PATTERN,
   BATON_PROTOCOL_VERSION as CORE_BATON_PROTOCOL_VERSION,
+  compileFastParser,
+  FAST_PARSE_FAILED,
   Json as JsonSchema,
   RunJobBody,
   type ApiEventLog,
@@ -33,7 +35,6 @@ import {
   type RawEvent,
   type SendEventOptions,
 } from "@baton/core";
-import { compileFastParser, FAST_PARSE_FAILED } from "./fast-parse";
 import { DEFAULT_OUTPUT_LIMIT_BYTES, toRunOutputJson } from "./serialization";
 import { formatKeyPath } from "./task-key";
 import type { Trigger } from "./triggers/types";

@@ -1,5 +1,8 @@
 import {
   BATON_PROTOCOL_VERSION,
+  compileFastParser,
+  FAST_PARSE_FAILED,
+  Json,
   RunJobResponse,
   type CachedTask,
   type EventMetadata,
@@ -19,6 +22,9 @@ import { newId } from "../ids";
 import type { Environment } from "../keys";
 import { emptyProjectionState } from "../projections/reducers";
 import type { EndpointRow, EventRecordRow, RunRow, TaskRow } from "../projections/rows";
+
+/** The endpoint's answer parsed without zod when it can be (see compileFastParser); zod decides and words the rest. */
+const fastRunJobResponse = compileFastParser(RunJobResponse, [Json]);
 
 /** v2's limits on a run (reference §4.4). */
 export const RUN_LIMITS = {
@@ -587,7 +593,8 @@ async function applyReply(ctx: CommandContext, runId: string, claimedAt: Date, r
     const message = (reply.body as { message?: string; error?: string } | undefined)?.message ?? (reply.body as { error?: string } | undefined)?.error;
     endRun(uow, run, tasks, { type: "run.failed", error: { message: `endpoint answered HTTP ${reply.status}: ${typeof message === "string" ? message : reply.text.slice(0, 300)}`, name: "EndpointError" }, taskId: null }, durationMs, metadata);
   } else {
-    const parsed = RunJobResponse.safeParse(reply.body);
+    const fast = fastRunJobResponse(reply.body);
+    const parsed = fast !== FAST_PARSE_FAILED ? { success: true as const, data: fast } : RunJobResponse.safeParse(reply.body);
     if (!parsed.success) {
       endRun(uow, run, tasks, { type: "run.failed", error: { message: `endpoint answered with an invalid RunJobResponse: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`, name: "ProtocolError" }, taskId: null }, durationMs, metadata);
     } else {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { Json, RunJobBody } from "@baton/core";
 import { compileFastParser, FAST_PARSE_FAILED } from "../src/fast-parse";
+import { Json, RunJobBody, RunJobResponse } from "../src/index";
 
 const fastRunJobBody = compileFastParser(RunJobBody, [Json]);
+const fastRunJobResponse = compileFastParser(RunJobResponse, [Json]);
 
 /** A body as the Baton server sends it for a new run (protocol 2). */
 const BASE = {
@@ -154,3 +155,71 @@ describe("fast RunJobBody parse", () => {
     }
   });
 });
+
+/** Answers as the SDK sends them: a one-task run's SUCCESS with its reports, and the other statuses. */
+const STARTED = {
+  id: "task_01m8mkdq4nv8m03gvpkwbjfkpj",
+  idempotencyKey: "8ac5043409b182064cbb2af8bb3117331fc84ac57b188ff5f6bd19d9cba16577",
+  parentId: null,
+  displayKey: "t",
+  name: "Task",
+  style: { style: "normal" },
+  noop: false,
+  startedAt: "2026-11-29T21:29:50.997Z",
+};
+const COMPLETED = { id: STARTED.id, output: "1", completedAt: "2026-11-29T21:29:50.998Z" };
+const ANSWERS: unknown[] = [
+  { status: "SUCCESS", output: 1, startedTasks: [STARTED], completedTasks: [COMPLETED] },
+  { status: "SUCCESS" },
+  { status: "SUCCESS", output: { a: [1, "b", null] }, startedTasks: [{ ...STARTED, params: { x: 1 }, parallel: true, icon: "i" }], extra: 1 },
+  { status: "ERROR", error: { message: "boom", name: "Error", stack: "at x" }, completedTasks: [{ ...COMPLETED, outputMeta: { values: ["Date"] } }] },
+  { status: "YIELD_EXECUTION", key: "y", startedTasks: [STARTED] },
+  { status: "INVALID_PAYLOAD", errors: [{ path: ["a"], message: "bad" }] },
+  { status: "NO_SUCH_STATUS" },
+];
+
+describe("fast RunJobResponse parse (a discriminated union of literals)", () => {
+  it("takes a one-task run's SUCCESS with its reports, as zod parses it", () => {
+    expect(check(RunJobResponse, fastRunJobResponse, ANSWERS[0])).toBe(true);
+    expect(check(RunJobResponse, fastRunJobResponse, ANSWERS[1])).toBe(true);
+  });
+
+  it("never accepts an answer the zod parse rejects, and matches it on every answer it accepts", () => {
+    let taken = 0;
+    let total = 0;
+    for (const answer of ANSWERS) {
+      check(RunJobResponse, fastRunJobResponse, answer);
+      for (const path of paths(answer)) {
+        for (const replacement of REPLACEMENTS) {
+          total++;
+          if (check(RunJobResponse, fastRunJobResponse, withValue(answer, path, replacement))) taken++;
+        }
+      }
+    }
+    expect(total).toBeGreaterThan(1_500);
+    expect(taken).toBeGreaterThan(total / 5);
+  });
+
+  it("leaves an unknown status, a missing one and non-objects to zod", () => {
+    for (const value of [{ status: "NO_SUCH_STATUS" }, {}, { status: 1 }, null, [], "SUCCESS"]) expect(fastRunJobResponse(value)).toBe(FAST_PARSE_FAILED);
+  });
+
+  it("models literals and discriminated unions of other schemas exactly, and leaves plain unions to zod", () => {
+    const schemas: z.ZodType[] = [
+      z.object({ a: z.literal("x"), b: z.literal(2).optional() }),
+      z.discriminatedUnion("kind", [z.object({ kind: z.literal("a"), n: z.number() }), z.object({ kind: z.literal(["b", "c"]), s: z.string().default("d") })]),
+      z.union([z.object({ kind: z.literal("a") }), z.object({ kind: z.literal("b") })]),
+    ];
+    const inputs: unknown[] = [
+      { a: "x" }, { a: "y" }, { a: "x", b: 2 }, { a: "x", b: 3 }, { kind: "a", n: 1 }, { kind: "a", n: "1" }, { kind: "b" }, { kind: "c", s: "e", z: 1 },
+      { kind: "z" }, {}, null, [],
+    ];
+    for (const schema of schemas) {
+      const fast = compileFastParser(schema, [Json]);
+      for (const input of inputs) check(schema, fast, input);
+    }
+    // a plain union is not modelled
+    expect(compileFastParser(schemas[2]!)({ kind: "a" })).toBe(FAST_PARSE_FAILED);
+  });
+});
+

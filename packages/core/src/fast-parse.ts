@@ -1,18 +1,19 @@
 /**
- * A fast path for zod schemas applied to `JSON.parse` output (the EXECUTE_JOB body): a parser compiled once from the
- * schema's definition that builds exactly what `schema.parse` would (same keys in the same order, defaults, coerced
- * dates, unknown keys stripped) for the inputs it is sure about, and answers {@link FAST_PARSE_FAILED} for everything
- * else: invalid input, and valid input it does not model (then the caller runs the zod parse, which gives the
- * verdict and the error issues). So it never accepts what the schema rejects, and the zod parse still decides and
- * words every rejection.
+ * A fast path for zod schemas applied to `JSON.parse` output (the EXECUTE_JOB body on the endpoint, the endpoint's
+ * answer on the server): a parser compiled once from the schema's definition that builds exactly what `schema.parse`
+ * would (same keys in the same order, defaults, coerced dates, unknown keys stripped) for the inputs it is sure
+ * about, and answers {@link FAST_PARSE_FAILED} for everything else: invalid input, and valid input it does not model
+ * (then the caller runs the zod parse, which gives the verdict and the error issues). So it never accepts what the
+ * schema rejects, and the zod parse still decides and words every rejection.
  *
- * Modelled: objects (strip mode), optional, nullable, default, arrays without checks, enums, string / number /
- * boolean without checks, coerced dates (from a string or a number), unknown / any, and the given JSON schemas
- * (`z.json()`: any JSON value without a `__proto__` key, which zod drops). Other leaves (with checks, say) are parsed
- * by their own zod schema; any other kind of schema fails the fast path where a value meets it.
+ * Modelled: objects (strip mode), optional, nullable, default, arrays without checks, enums, literals, discriminated
+ * unions, string / number / boolean without checks, coerced dates (from a string or a number), unknown / any, and
+ * the given JSON schemas (`z.json()`: any JSON value without a `__proto__` key, which zod drops). Other leaves (with
+ * checks, say) are parsed by their own zod schema; any other kind of schema fails the fast path where a value meets
+ * it.
  */
 import type { z } from "zod";
-import { isPlainJsonTree, type PlainJsonRules } from "./serialization";
+import { isPlainJsonTree, type PlainJsonRules } from "./json-tree";
 
 /** What a compiled fast parser returns when the zod parse must decide. */
 export const FAST_PARSE_FAILED: unique symbol = Symbol("fast parse failed");
@@ -33,6 +34,9 @@ interface ZodInternals {
     readonly shape?: Record<string, unknown>;
     readonly catchall?: unknown;
     readonly defaultValue?: unknown;
+    readonly options?: readonly unknown[];
+    readonly discriminator?: string;
+    readonly unionFallback?: boolean;
   };
   readonly optin?: string;
   readonly optout?: string;
@@ -71,6 +75,12 @@ function compile(schema: unknown, json: ReadonlySet<unknown>): Parse {
       return plain ? (value) => (typeof value === "boolean" ? value : FAST_PARSE_FAILED) : viaZod(schema);
     case "number":
       return plain ? (value) => (typeof value === "number" && Number.isFinite(value) ? value : FAST_PARSE_FAILED) : viaZod(schema);
+    case "literal": {
+      const values = zod.values;
+      return values ? (value) => (values.has(value) ? value : FAST_PARSE_FAILED) : failed;
+    }
+    case "union":
+      return compileDiscriminatedUnion(def, json);
     case "enum": {
       const values = zod.values;
       return values && plain ? (value) => (typeof value === "string" && values.has(value) ? value : FAST_PARSE_FAILED) : viaZod(schema);
@@ -134,6 +144,27 @@ function viaZod(schema: unknown): Parse {
   return (value) => {
     const result = leaf.safeParse(value);
     return result.success ? result.data : FAST_PARSE_FAILED;
+  };
+}
+
+/**
+ * A discriminated union (`z.discriminatedUnion(key, options)`): the option whose literal at `key` is the value's,
+ * parsed by that option alone, as zod does. A plain union, or one with `unionFallback`, is not modelled.
+ */
+function compileDiscriminatedUnion(def: ZodInternals["def"], json: ReadonlySet<unknown>): Parse {
+  const key = def.discriminator;
+  if (typeof key !== "string" || def.unionFallback || !def.options?.length) return failed;
+  const byValue = new Map<unknown, Parse>();
+  for (const option of def.options) {
+    const values = internals(internals(option)?.def.shape?.[key])?.values;
+    if (!values || internals(option)?.def.type !== "object") return failed;
+    const parse = compile(option, json);
+    for (const v of values) if (!byValue.has(v)) byValue.set(v, parse);
+  }
+  return (value) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return FAST_PARSE_FAILED;
+    const parse = byValue.get((value as Record<string, unknown>)[key]);
+    return parse ? parse(value) : FAST_PARSE_FAILED;
   };
 }
 
