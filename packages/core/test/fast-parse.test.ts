@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { compileFastParser, FAST_PARSE_FAILED } from "../src/fast-parse";
-import { Json, RunJobBody, RunJobResponse } from "../src/index";
+import { Json, RunJobBody, RunJobResponse, SendBulkEventsBody, SendEventBody } from "../src/index";
 
 const fastRunJobBody = compileFastParser(RunJobBody, [Json]);
 const fastRunJobResponse = compileFastParser(RunJobResponse, [Json]);
@@ -220,6 +220,38 @@ describe("fast RunJobResponse parse (a discriminated union of literals)", () => 
     }
     // a plain union is not modelled
     expect(compileFastParser(schemas[2]!)({ kind: "a" })).toBe(FAST_PARSE_FAILED);
+  });
+});
+
+describe("fast SendEventBody / SendBulkEventsBody parse (the event routes)", () => {
+  const EVENTS: unknown[] = [
+    { event: { name: "new.user", payload: { userId: "u1" } } },
+    { event: { name: "e", payload: [1, { a: null }], context: { x: 1 }, id: "ev-1", timestamp: "2026-01-01T00:00:00.000Z", source: "app", payloadType: "JSON" }, options: { deliverAfter: 30, accountId: "acc" } },
+    { event: { name: "e" }, options: { deliverAt: 1767225600000 }, extra: true },
+  ];
+
+  it("never accepts a body the zod parse rejects, and matches it on every body it accepts", () => {
+    const fast = compileFastParser(SendEventBody, [Json]);
+    expect(check(SendEventBody, fast, EVENTS[0])).toBe(true);
+    let taken = 0;
+    let total = 0;
+    for (const body of EVENTS) {
+      for (const path of paths(body)) {
+        for (const replacement of REPLACEMENTS) {
+          total++;
+          if (check(SendEventBody, fast, withValue(body, path, replacement))) taken++;
+        }
+      }
+    }
+    expect(total).toBeGreaterThan(500);
+    expect(taken).toBeGreaterThan(total / 5);
+  });
+
+  it("parses a bulk as zod does", () => {
+    const fast = compileFastParser(SendBulkEventsBody, [Json]);
+    const bulk = { events: EVENTS.map((e) => (e as { event: unknown }).event), options: { deliverAfter: 0 } };
+    expect(check(SendBulkEventsBody, fast, bulk)).toBe(true);
+    for (const path of paths(bulk)) for (const replacement of REPLACEMENTS) check(SendBulkEventsBody, fast, withValue(bulk, path, replacement));
   });
 });
 

@@ -1,10 +1,13 @@
 import {
   API_VERSIONS,
+  compileFastParser,
   CompleteTaskBodyInput,
+  FAST_PARSE_FAILED,
   FailTaskBody,
   GetRunQuery,
   HEADERS,
   InvokeJobBody,
+  Json,
   ListRunEventsQuery,
   ListRunsQuery,
   RegisterEndpointBody,
@@ -165,8 +168,19 @@ async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   return value;
 }
 
-/** Parses input with a core schema. @throws ApiError 422 with the zod issue paths. */
-function validate<S extends z.ZodTypeAny>(schema: S, input: unknown, what: string): z.output<S> {
+/** The event routes' bodies parsed without zod when they can be (see compileFastParser): every run comes in by one. */
+const fastSendEventBody = compileFastParser(SendEventBody, [Json]);
+const fastSendBulkEventsBody = compileFastParser(SendBulkEventsBody, [Json]);
+
+/**
+ * Parses input with a core schema, through its compiled fast parser first when given (zod decides and words
+ * everything that one does not take). @throws ApiError 422 with the zod issue paths.
+ */
+function validate<S extends z.ZodTypeAny>(schema: S, input: unknown, what: string, fast?: (value: unknown) => z.output<S> | typeof FAST_PARSE_FAILED): z.output<S> {
+  if (fast) {
+    const value = fast(input);
+    if (value !== FAST_PARSE_FAILED) return value;
+  }
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const details = zodIssuesToDetails(parsed.error.issues);
@@ -256,13 +270,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
   };
   app.post("/api/v1/events", async (c) => {
-    const body = validate(SendEventBody, await readJson(c, ctx.config.maxBodyBytes), "event");
+    const body = validate(SendEventBody, await readJson(c, ctx.config.maxBodyBytes), "event", fastSendEventBody);
     checkEventSize(body.event);
     const [result] = await ingestEvents(ctx, c.get("env"), [{ event: body.event, options: body.options }], c.get("metadata"));
     return c.json(result);
   });
   app.post("/api/v1/events/bulk", async (c) => {
-    const body = validate(SendBulkEventsBody, await readJson(c, ctx.config.maxBodyBytes), "events");
+    const body = validate(SendBulkEventsBody, await readJson(c, ctx.config.maxBodyBytes), "events", fastSendBulkEventsBody);
     if (body.events.length > ctx.config.maxBulkEvents) {
       const message = `at most ${ctx.config.maxBulkEvents} events per request, got ${body.events.length}; send them in several requests`;
       throw new ApiError("validation_failed", `invalid events: events: ${message}`, [{ path: "events", message }]);
