@@ -4,7 +4,8 @@
  * kind (MB): V8 heap (used / committed, per space), code, external and array buffers, malloc'd by V8, and RSS, after
  * a full GC. It allocates nothing until asked, so the server measures the same with or without it. With
  * `BENCH_HEAP_SNAPSHOT_DIR` set it also writes a heap snapshot there each time (`server-<seq>.heapsnapshot`). With
- * `BENCH_MEMORY_TRACE` = a file, it appends one JSON line a second there (RSS and V8 heap, no GC): the shape of a run.
+ * `BENCH_MEMORY_TRACE` = a file, it appends one JSON line a second there (RSS and V8 heap, no GC, and the main
+ * thread's event-loop utilization `elu`): the shape of a run.
  * With `BENCH_GC_STATS=1` its answer adds the main thread's GC pauses so far (count and ms by kind).
  */
 import { appendFileSync } from "node:fs";
@@ -72,10 +73,16 @@ process.on("SIGUSR2", () => {
 const trace = process.env.BENCH_MEMORY_TRACE;
 if (trace) {
   const started = Date.now();
+  let elu = performance.eventLoopUtilization();
   setInterval(() => {
     const usage = process.memoryUsage();
+    // the main thread's event-loop utilization over the last second (0..1): how close the server's one JS thread is to
+    // being the bottleneck
+    const next = performance.eventLoopUtilization();
+    const busy = Math.round(performance.eventLoopUtilization(next, elu).utilization * 100) / 100;
+    elu = next;
     const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, mb(s.physical_space_size)]));
-    const line = { t: Math.round((Date.now() - started) / 100) / 10, rss: mb(usage.rss), heapUsed: mb(usage.heapUsed), heapTotal: mb(usage.heapTotal), newSpace: spaces.new_space, oldSpace: spaces.old_space };
+    const line = { t: Math.round((Date.now() - started) / 100) / 10, rss: mb(usage.rss), heapUsed: mb(usage.heapUsed), heapTotal: mb(usage.heapTotal), newSpace: spaces.new_space, oldSpace: spaces.old_space, elu: busy };
     appendFileSync(trace, `${JSON.stringify(line)}\n`);
   }, 1000).unref();
 }
