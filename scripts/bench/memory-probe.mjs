@@ -10,7 +10,7 @@
  */
 import { appendFileSync } from "node:fs";
 import path from "node:path";
-import { constants, PerformanceObserver } from "node:perf_hooks";
+import { constants, performance, PerformanceObserver } from "node:perf_hooks";
 import { setInterval } from "node:timers";
 import { setFlagsFromString, getHeapCodeStatistics, getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from "node:v8";
 import { runInNewContext } from "node:vm";
