@@ -17,6 +17,7 @@ import {
   SendEventBody,
   zodIssuesToDetails,
   type ErrorBody,
+  type FastParser,
   type EventMetadata,
   type GetRunStatusesResponse,
 } from "@baton/core";
@@ -196,7 +197,7 @@ const fastSendBulkEventsBody = compileFastParser(SendBulkEventsBody, [Json]);
  * Parses input with a core schema, through its compiled fast parser first when given (zod decides and words
  * everything that one does not take). @throws ApiError 422 with the zod issue paths.
  */
-function validate<S extends z.ZodTypeAny>(schema: S, input: unknown, what: string, fast?: (value: unknown) => z.output<S> | typeof FAST_PARSE_FAILED): z.output<S> {
+function validate<S extends z.ZodTypeAny>(schema: S, input: unknown, what: string, fast?: FastParser<z.output<S>>): z.output<S> {
   if (fast) {
     const value = fast(input);
     if (value !== FAST_PARSE_FAILED) return value;
