@@ -22,7 +22,8 @@
  * The server runs as `npm run server` runs it: `dist/server.js` (built first by scripts/build.mjs) on node with the node
  * flags of package.json's "server" script, plus `bench/memory-probe.mjs` (answers SIGUSR2 with a memory breakdown).
  * Experiments: BENCH_SERVER_NODE_FLAGS replaces those flags (e.g. "" for V8's defaults); BENCH_MEMORY_TRACE,
- * BENCH_HEAP_SNAPSHOT_DIR and BENCH_GC_STATS are read by the memory probe (see there).
+ * BENCH_HEAP_SNAPSHOT_DIR and BENCH_GC_STATS are read by the memory probe (see there); BENCH_NO_SETTLE skips the
+ * vacuum and checkpoint before each measured system (settlePostgres).
  *
  * Postgres: DATABASE_URL (a fresh database `baton_bench_<random>` is created on that server and dropped after, when
  * allowed), else an embedded Postgres in a throwaway temp directory (never `.baton/pgdata`).
@@ -813,6 +814,26 @@ async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: b
 // ---------------------------------------------------------------------------------------------------------------
 // peers
 
+/**
+ * Leaves Postgres as the next measured system should find it: the previous phase's dead rows vacuumed and its dirty
+ * pages written (`VACUUM (ANALYZE)`, then `CHECKPOINT`). Without it, whoever is measured next pays for the previous
+ * phase's garbage: autovacuum and a checkpoint start during its measurement (Baton ran right after DBOS's tens of
+ * thousands of workflow rows, DBOS right after graphile's jobs). Run before each measured system, the same for both.
+ */
+async function settlePostgres(url: string): Promise<void> {
+  if (process.env["BENCH_NO_SETTLE"]) return;
+  const started = Date.now();
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query("vacuum (analyze)");
+    await c.query("checkpoint");
+  } finally {
+    await c.end();
+  }
+  progress(`Postgres settled for the next phase (vacuum, checkpoint) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
 async function measureDbos(pgUrl: string, sizes: Sizes): Promise<{ runs: number[]; steps: number[]; error?: string }> {
   const child = spawnTsx("dbos", "scripts/bench/dbos.ts", {
     BENCH_ROLE: "dbos",
@@ -943,6 +964,7 @@ async function main(): Promise<void> {
       }
       results["graphile_jobs_per_s"] = round(median(batched));
       results["graphile_jobs_per_s_unbatched"] = round(median(plain));
+      await settlePostgres(postgres.url);
       progress("DBOS: one-step and 20-step workflows");
       const dbos = await measureDbos(postgres.url, sizes);
       if (dbos.error) {
@@ -959,6 +981,7 @@ async function main(): Promise<void> {
       results["dbos_steps_per_s"] = Number.NaN;
     }
 
+    if (args.peers) await settlePostgres(postgres.url);
     progress("starting the Baton server and the endpoint (separate processes)");
     stack = await startStack(postgres.url, sizes, args.profile);
     results["concurrency"] = sizes.concurrency;
