@@ -13,7 +13,8 @@
  *   --waiting <n>                 runs waiting for metric 7 (default 10,000; 1,000 with --quick)
  *   --settle <s>                  metric 7 also reads the RSS again after <s> more seconds (`rss_mb_waiting_settled`)
  *   --out <file>                  where to write the JSON (default bench-results/latest.json)
- *   --only runs|ingest            only metric 1 or 6 (with its CPU split by process), no peers: for profiling iterations
+ *   --only runs|ingest|wait       only metric 1, 6 or 5 (1 and 6 with their CPU split by process), no peers: for
+ *                                 profiling iterations
  *   --runs <n>                    one-task runs per repetition of metric 1 (default 4,000; 2,000 with --quick), after as
  *                                 many again as warm-up (DBOS gets the same warm-up)
  *   --concurrency <n>             events/workflows in flight and the server's worker concurrency, for Baton and DBOS
@@ -765,7 +766,15 @@ async function memoryBreakdown(server: Child): Promise<Record<string, unknown> |
 let probeSeq = 0;
 
 /** Metrics 1 to 6 (everything but memory), written into `results`. */
-async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: boolean, results: Record<string, unknown>, only?: "runs" | "ingest"): Promise<void> {
+async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: boolean, results: Record<string, unknown>, only?: Only): Promise<void> {
+  if (only === "wait") {
+    progress(`5. wait precision (${sizes.waitRuns} runs doing io.wait 1 s)`);
+    const lateness = await measureWaitPrecision(stack, sizes);
+    results["wait_lateness_ms_p50"] = round(percentile(lateness, 50), 1);
+    results["wait_lateness_ms_p99"] = round(percentile(lateness, 99), 1);
+    results["wait_lateness_ms_max"] = round(Math.max(...lateness), 1);
+    return;
+  }
   if (only === "ingest") {
     progress("6. ingest (no matching job)");
     const ingest = await measureIngest(stack, sizes);
@@ -874,6 +883,10 @@ async function measureDbos(pgUrl: string, sizes: Sizes): Promise<{ runs: number[
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** The metrics `--only` can measure alone. */
+const ONLY = ["runs", "ingest", "wait"] as const;
+type Only = (typeof ONLY)[number];
+
 interface Args {
   mode: Mode;
   profile: boolean;
@@ -882,7 +895,7 @@ interface Args {
   rssOnly: boolean;
   waiting: number | undefined;
   settleS: number;
-  only: "runs" | "ingest" | undefined;
+  only: Only | undefined;
   runs: number | undefined;
   concurrency: number | undefined;
 }
@@ -902,8 +915,8 @@ function parseArgs(argv: readonly string[]): Args {
   if (!(Number.isFinite(settleS) && settleS >= 0)) throw new Error(`--settle needs seconds, got ${value("--settle")}`);
   const rssOnly = argv.includes("--rss-only");
   const onlyArg = value("--only");
-  if (onlyArg !== undefined && onlyArg !== "runs" && onlyArg !== "ingest") throw new Error(`--only takes "runs" or "ingest", got ${onlyArg}`);
-  const only = onlyArg;
+  if (onlyArg !== undefined && !(ONLY as readonly string[]).includes(onlyArg)) throw new Error(`--only takes ${ONLY.map((o) => `"${o}"`).join(", ")}, got ${onlyArg}`);
+  const only = onlyArg as Only | undefined;
   const runsArg = value("--runs");
   const runs = runsArg === undefined ? undefined : Number(runsArg);
   if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw new Error(`--runs needs a positive integer, got ${runsArg}`);
