@@ -89,7 +89,7 @@ class CallSignal extends EventEmitter {
   }
 }
 
-/** The first value of each response header, by lower-case name, as node:http joins repeated ones. */
+/** Response headers by name (any case); a repeated header's values joined with ", ", as node:http joins them. */
 function replyHeaders(raw: Record<string, string | string[] | undefined>): ReplyHeaders {
   return {
     get: (name) => {
