@@ -71,3 +71,33 @@ export async function commitStagedClaim(ctx: CommandContext, runId: string): Pro
   }
   await staged.committing;
 }
+
+/** Notification channel by which a process asks the holder of a run's staged claim to commit it; payload: run id. */
+export const CLAIM_WANTED_CHANNEL = "baton_claim_wanted";
+
+/** How long {@link requestStagedClaim} waits for the holder (ms). */
+const CLAIM_WANTED_WAIT_MS = 2000;
+
+/**
+ * For a task-API write that reached this process while `runId` is held by another process (`QUEUED`, its
+ * `queued_worker_id` set): that process may be executing the run under a staged claim, which only it can commit (it
+ * holds the claim's execution in memory). Asks it to ({@link CLAIM_WANTED_CHANNEL}), then waits until the run is no
+ * longer held by `holderId`, reading it every 5-50 ms for at most 2 s. Several server processes behind one address
+ * need this: the endpoint's calls of an execution can reach any of them.
+ * @returns true when the run changed (read it again), false when it is still held after 2 s (the holder is not
+ *   executing it, or is gone and recovery will queue it again).
+ * @throws what Postgres throws (e.g. unreachable).
+ */
+export async function requestStagedClaim(ctx: CommandContext, runId: string, holderId: string): Promise<boolean> {
+  await ctx.pool.query("select pg_notify($1, $2)", [CLAIM_WANTED_CHANNEL, runId]);
+  const deadline = Date.now() + CLAIM_WANTED_WAIT_MS;
+  for (let pauseMs = 5; Date.now() < deadline; pauseMs = Math.min(pauseMs * 2, 50)) {
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    const { rows } = await ctx.pool.query<{ held: boolean }>(
+      "select (status = 'QUEUED' and queued_worker_id = $2) as held from baton.runs where id = $1",
+      [runId, holderId],
+    );
+    if (!rows[0]?.held) return true;
+  }
+  return false;
+}

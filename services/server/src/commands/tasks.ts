@@ -18,7 +18,7 @@ import type { RunRow, TaskRow } from "../projections/rows";
 import { retryOnConflict, type CommandContext } from "./context";
 import { reviveDates } from "./ingest";
 import { stateWithRun } from "./load";
-import { commitStagedClaim } from "./staged-claims";
+import { commitStagedClaim, requestStagedClaim } from "./staged-claims";
 
 /** v2 documents 5 levels of subtasks; Baton enforces it (the SDK checks first, the server again). */
 export const MAX_TASK_DEPTH = 5;
@@ -283,9 +283,17 @@ function reportRefs(reports: TaskReportBody, parentId?: string): { keys: string[
 /**
  * The run and the tasks with the given idempotency keys or ids: from the run cache when this process executes the run
  * (a key the cache lacks is new: a task made through another process then conflicts on insert and the retry reads),
- * else one read.
+ * else one read. A run another process holds gets its staged claim committed by that process first
+ * ({@link requestStagedClaim}); `holderAsked` is the holder already asked (asked once per call).
  */
-async function loadTaskContext(ctx: CommandContext, env: Environment, runId: string, keys: readonly string[], ids: readonly string[]): Promise<TaskContext> {
+async function loadTaskContext(
+  ctx: CommandContext,
+  env: Environment,
+  runId: string,
+  keys: readonly string[],
+  ids: readonly string[],
+  holderAsked?: string,
+): Promise<TaskContext> {
   // an execution of this process whose claim is still staged: the claim goes first
   await commitStagedClaim(ctx, runId);
   const cached = ctx.runCache.get(runId);
@@ -308,10 +316,12 @@ async function loadTaskContext(ctx: CommandContext, env: Environment, runId: str
     [runId, env.id, keys, ids],
   );
   const row = rows[0]!;
-  return {
-    run: row.run ? reviveDates<RunRow>(row.run, RUN_DATES) : undefined,
-    tasks: row.tasks.map((t) => reviveDates<TaskRow>(t, TASK_DATES)),
-  };
+  const run = row.run ? reviveDates<RunRow>(row.run, RUN_DATES) : undefined;
+  // held by another process, which may be executing it under a staged claim: that process commits it, then read again
+  if (holderAsked === undefined && run?.status === "QUEUED" && run.queued_worker_id && run.queued_worker_id !== ctx.workerId) {
+    if (await requestStagedClaim(ctx, runId, run.queued_worker_id)) return loadTaskContext(ctx, env, runId, keys, ids, run.queued_worker_id);
+  }
+  return { run, tasks: row.tasks.map((t) => reviveDates<TaskRow>(t, TASK_DATES)) };
 }
 
 function canceledTask(body: RunTaskBodyInput, idempotencyKey: string): ServerTask {

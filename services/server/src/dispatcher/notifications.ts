@@ -4,12 +4,16 @@
  *   server hangs up that execution's `EXECUTE_JOB` request, and the SDK stops at its next task. The process executing
  *   the run may not be the one that canceled it, so a cancel also sends a notification.
  * - {@link JOBS_CHANGED_CHANNEL}: indexing changed an environment's jobs; each process drops its cached jobs of it.
+ * - {@link CLAIM_WANTED_CHANNEL}: a task-API call reached a process other than the one executing the run, whose claim
+ *   is still staged there (see `requestStagedClaim`); the holder commits it.
  */
 import type pg from "pg";
 import type { CommandContext } from "../commands/context";
 import { JOBS_CHANGED_CHANNEL } from "../commands/run-cache";
+import { CLAIM_WANTED_CHANNEL, commitStagedClaim } from "../commands/staged-claims";
 
 export { JOBS_CHANGED_CHANNEL } from "../commands/run-cache";
+export { CLAIM_WANTED_CHANNEL } from "../commands/staged-claims";
 
 /** Notification channel of run cancels; the payload is the run id. */
 export const RUN_CANCELED_CHANNEL = "baton_run_canceled";
@@ -33,8 +37,9 @@ export async function announceCancel(ctx: CommandContext, runId: string): Promis
 }
 
 /**
- * Listens on {@link RUN_CANCELED_CHANNEL} and {@link JOBS_CHANGED_CHANNEL} with one connection taken from the pool
- * for the process's lifetime: hangs up the executions of canceled runs, and invalidates cached jobs. The jobs cache
+ * Listens on {@link RUN_CANCELED_CHANNEL}, {@link JOBS_CHANGED_CHANNEL} and {@link CLAIM_WANTED_CHANNEL} with one
+ * connection taken from the pool for the process's lifetime: hangs up the executions of canceled runs, invalidates
+ * cached jobs, and commits the staged claims other processes ask for. The jobs cache
  * serves only while this connection listens. Reconnects after 1 s when the connection breaks.
  * @returns stop(): unlisten and give the connection back.
  */
@@ -45,6 +50,10 @@ export async function listenForNotifications(ctx: CommandContext): Promise<{ sto
   const onNotification = (message: pg.Notification): void => {
     if (message.channel === RUN_CANCELED_CHANNEL && message.payload) abortExecution(ctx, message.payload);
     else if (message.channel === JOBS_CHANGED_CHANNEL) ctx.jobsCache?.invalidate(message.payload || undefined);
+    else if (message.channel === CLAIM_WANTED_CHANNEL && message.payload) {
+      // a failed commit means the run changed meanwhile (canceled, recovered): the asking process reads it as it is
+      commitStagedClaim(ctx, message.payload).catch(() => undefined);
+    }
   };
   const connect = async (): Promise<void> => {
     const c = await ctx.pool.connect();
@@ -57,7 +66,7 @@ export async function listenForNotifications(ctx: CommandContext): Promise<{ sto
       if (client === c) client = undefined;
       scheduleReconnect();
     });
-    await c.query(`listen ${RUN_CANCELED_CHANNEL}; listen ${JOBS_CHANGED_CHANNEL}`);
+    await c.query(`listen ${RUN_CANCELED_CHANNEL}; listen ${JOBS_CHANGED_CHANNEL}; listen ${CLAIM_WANTED_CHANNEL}`);
     client = c;
     ctx.jobsCache?.setListening(true);
   };

@@ -173,6 +173,46 @@ describe("the in-memory dispatch queue", () => {
   });
 });
 
+describe("a held run whose endpoint calls back another server process", () => {
+  let executor: TestServer | undefined;
+  let api: TestServer | undefined;
+  let endpoint: { url: string; close(): Promise<void> } | undefined;
+  afterAll(async () => {
+    await endpoint?.close();
+    await executor?.close();
+    await api?.close();
+  });
+
+  // several processes behind one address: the endpoint's task reports of an execution may reach a process that did
+  // not start it, while the executing process still holds the run's claim staged in its memory
+  it("gets the staged claim committed by its holder, so the reports are applied and the run runs once", async () => {
+    executor = await startTestServer({ connectionString: db.connectionString, workerConcurrency: 1, devApiKey: DEV_KEY, secret: SECRET });
+    api = await startTestServer({ connectionString: db.connectionString, dispatcher: false, devApiKey: DEV_KEY, secret: SECRET });
+    const client = new TriggerClient({ id: "lq-app", apiKey: DEV_KEY, apiUrl: api.url });
+    defineJobs(client);
+    endpoint = await client.listen({ port: 0 });
+    await register(api.url, endpoint.url);
+
+    const busy = await send(executor.url, "p");
+    await until(async () => hits.of("work:p"), (n) => n === 1, "run p in its task");
+    const held = await send(executor.url, "q");
+    expect((await runRow(held)).queued_worker_id).toBe(executor.workerId);
+    gates.open("p");
+    // q executes under a claim staged in the executor; its task's start goes to the other process ~100 ms later
+    await until(async () => hits.of("work:q"), (n) => n === 1, "run q in its task");
+    await until(async () => (await runRow(held)).status, (s) => s === "EXECUTING", "run q EXECUTING (claim committed)", 5_000);
+    expect(await runRow(held)).toEqual({ status: "EXECUTING", queued_worker_id: null, executing_worker_id: executor.workerId });
+    const { rows: running } = await pool.query("select idempotency_key, status from baton.tasks where run_id = $1", [held]);
+    expect(running).toEqual([{ idempotency_key: expect.any(String), status: "RUNNING" }]);
+
+    gates.open("q");
+    for (const runId of [busy, held]) await until(async () => (await runRow(runId)).status, (s) => s === "SUCCESS", `run ${runId} SUCCESS`);
+    expect([hits.of("work:q"), hits.of("after:q")]).toEqual([1, 1]);
+    const { rows } = await pool.query<{ type: string }>("select type from baton.events where stream_id = $1 order by version", [held]);
+    expect(rows.map((r) => r.type)).toEqual(["run.created", "run.queued", "run.started", "task.created", "task.created", "task.completed", "task.completed", "run.succeeded"]);
+  });
+});
+
 describe("a process killed with SIGKILL while holding queued runs", () => {
   const servers: ServerProcess[] = [];
   const endpoints: Array<{ url: string; close(): Promise<void> }> = [];
