@@ -271,12 +271,16 @@ function npmServerNodeFlags(): string[] {
   return match[1]!.split(/\s+/).filter(Boolean);
 }
 
-/** CPU seconds (user + system, every thread) a process used so far (Linux; NaN elsewhere). */
-function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system, every thread) a process used so far (Linux; NaN elsewhere). `reaped`: add the CPU of its
+ * children that exited and were waited for (cutime + cstime).
+ */
+function cpuSeconds(pid: number, reaped = false): number {
   try {
-    // fields after "(comm)": state is field 3, utime 14, stime 15 (in clock ticks, 100 per second on Linux)
+    // fields after "(comm)": state is field 3, utime 14, stime 15, cutime 16, cstime 17 (in clock ticks, 100 per
+    // second on Linux)
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return (Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0)) / 100;
   } catch {
     return Number.NaN;
   }
@@ -316,7 +320,9 @@ async function cpuSplit(stack: Stack): Promise<Record<"server" | "endpoint" | "p
   return {
     server: cpuSeconds(stack.server.pid),
     endpoint: cpuSeconds(stack.endpoint.pid),
-    postgres: postgresPids(rows[0]!.pid).reduce((sum, pid) => sum + (cpuSeconds(pid) || 0), 0),
+    // the postmaster with its exited children (autovacuum workers, closed connections), so a backend that exits
+    // between two readings keeps counting
+    postgres: postgresPids(rows[0]!.pid).reduce((sum, pid, i) => sum + (cpuSeconds(pid, i === 0) || 0), 0),
     bench: (usage.user + usage.system) / 1e6,
   };
 }
