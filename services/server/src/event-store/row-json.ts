@@ -4,7 +4,7 @@
  * 5 dates, 15 µs → 5 µs). Every commit serializes each changed row, so this is on the path of every run.
  *
  * Output is what `JSON.stringify` would give for the same value, with two differences Postgres cannot see:
- * an `undefined` field is written as `null` (`jsonb_populate_recordset` reads a missing key as null too), and a
+ * an `undefined` field is written as `null` (`json_populate_recordset` reads a missing key as null too), and a
  * non-finite number is `null` (as `JSON.stringify` writes it).
  */
 
@@ -79,7 +79,7 @@ function writerFor(keys: readonly string[], omitNull: boolean): RowWriter {
  * columns from the first row, would ignore it).
  *
  * `omitNull: true` leaves out keys whose value is null or undefined, for readers to which a missing key and a null
- * are the same (`jsonb_populate_recordset(null::table, …)`): less JSON to write, and for Postgres to parse, sort the
+ * are the same (`json_populate_recordset(null::table, …)`): less JSON to write, and for Postgres to parse, sort the
  * keys of and look columns up in. A projection row has many null columns (a run's output, error, waiting task…).
  */
 export function jsonRecords(rows: readonly object[], keys: readonly string[], options: { omitNull?: boolean } = {}): string {

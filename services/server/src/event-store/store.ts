@@ -8,10 +8,7 @@ import {
   type ProjectionState,
 } from "../projections/reducers";
 import { PROJECTION_TABLES, type ProjectionName } from "../projections/rows";
-import { jsonRecords } from "./row-json";
-
-/** The keys of an event's row in the statement's `jsonb_to_recordset` (see {@link buildStatement}). */
-const EVENT_ENVELOPE_KEYS = ["i", "stream_id", "version", "type", "data", "m", "occurred_at"] as const;
+import { jsonRecords, jsonValue } from "./row-json";
 
 /** Anything that can run a query: a pool (autocommit) or a checked-out client inside a transaction. */
 export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
@@ -248,22 +245,21 @@ export function buildStatement(sets: readonly WriteSet[]): { sql: string; params
       }
       return index;
     };
-    const envelopes = events.map((e, i) => ({
-      i,
-      stream_id: e.streamId,
-      version: e.version,
-      type: e.type,
-      data: e.data ?? {},
-      m: metadataIndex(e.metadata),
-      occurred_at: e.occurredAt,
-    }));
-    const p = param(jsonRecords(envelopes, EVENT_ENVELOPE_KEYS));
+    // each event as a JSON array [stream_id, version, type, data, metadata index, occurred_at]: positional, so
+    // Postgres neither sorts nor looks up an envelope's keys (measured: 40 events inserted, 1.35-1.63 ms as objects
+    // through jsonb_to_recordset, 1.14-1.32 ms as arrays)
+    let p = "[";
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      p += `${i ? "," : ""}[${jsonValue(e.streamId)},${e.version},${jsonValue(e.type)},${jsonValue(e.data ?? {})},${metadataIndex(e.metadata)},${jsonValue(e.occurredAt)}]`;
+    }
+    const list = param(`${p}]`);
     // each distinct metadata object once (the events of one append share theirs): less JSON to write and to parse
     const m = param(JSON.stringify(metadatas));
     ctes.push(`ev as (
         insert into baton.events (stream_id, version, type, data, metadata, occurred_at)
-        select x.stream_id, x.version, x.type, x.data, ${m}::jsonb -> x.m, x.occurred_at
-        from jsonb_to_recordset(${p}::jsonb) as x(i int, stream_id text, version int, type text, data jsonb, m int, occurred_at timestamptz)
+        select x.e->>0, (x.e->>1)::int, x.e->>2, x.e->3, ${m}::jsonb -> (x.e->>4)::int, (x.e->>5)::timestamptz
+        from jsonb_array_elements(${list}::jsonb) with ordinality as x(e, i)
         order by x.i
         returning position)`);
     selects.push(`(select array_agg(position::text order by position) from ev) as positions`);
@@ -275,11 +271,13 @@ export function buildStatement(sets: readonly WriteSet[]): { sql: string; params
     const columns = Object.keys(rows[0] as object);
     const quoted = columns.map((c) => `"${c}"`);
     const updates = columns.filter((c) => !(key as readonly string[]).includes(c));
-    // null columns left out: jsonb_populate_recordset over null::table reads a missing key as null
+    // null columns left out: json_populate_recordset over null::table reads a missing key as null. json, not jsonb:
+    // Postgres then does not build and key-sort a jsonb object per row first (measured: 16 run rows inserted,
+    // 0.80-0.93 ms from jsonb, 0.60-0.77 ms from json)
     const p = param(jsonRecords(rows as object[], columns, { omitNull: true }));
     ctes.push(`p_${projection} as (
         insert into ${table} (${quoted.join(", ")})
-        select ${quoted.join(", ")} from jsonb_populate_recordset(null::${table}, ${p}::jsonb)
+        select ${quoted.join(", ")} from json_populate_recordset(null::${table}, ${p}::json)
         on conflict (${key.map((k) => `"${k}"`).join(", ")}) do update set
           (${updates.map((c) => `"${c}"`).join(", ")}) = row(${updates.map((c) => `excluded."${c}"`).join(", ")})
         returning 1)`);
