@@ -81,6 +81,39 @@ describe("a wait ends on time (the dispatcher)", () => {
   });
 });
 
+describe("a wait due within 5 s", () => {
+  let e2e: E2E;
+  beforeAll(async () => {
+    e2e = await startE2E((client) => defineNap(client));
+  });
+  afterAll(async () => e2e?.close());
+
+  it("is handed to the wake-up thread as the execution committed it, without reading the run first", async () => {
+    // every statement the server sends through its pool (the wake-up thread has its own connections)
+    const sent: string[] = [];
+    const pool = e2e.server.pool;
+    const query = pool.query;
+    pool.query = function (this: pg.Pool, ...args: unknown[]) {
+      const q = args[0] as string | { text: string };
+      sent.push(typeof q === "string" ? q : q.text);
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof pool.query;
+    try {
+      const event = await e2e.sendEvent("nap", { seconds: 1 });
+      const [runId] = await e2e.waitForRuns(event.id);
+      const run = await e2e.waitForRun(runId!, TERMINAL, 30_000);
+      expect(run.status, JSON.stringify(run.error)).toBe("SUCCESS");
+      const events = await eventsOf(e2e.server.pool, runId!);
+      expect(events.filter((e) => e.type === "run.resumed")).toHaveLength(1);
+    } finally {
+      pool.query = query;
+    }
+    // the read ahead of a wake-up (loadSuspendedRuns) never ran: under load its answer waits behind everything else
+    // on the server's thread, and the wait ended late
+    expect(sent.filter((text) => text.includes("status = 'WAITING_TO_CONTINUE'"))).toEqual([]);
+  });
+});
+
 describe("the wake-up thread", () => {
   // Runs are brought to their wait by server A, which then stops, so nothing but the test ends their waits; server B
   // (no dispatcher) serves the API for cancels.

@@ -4,6 +4,7 @@ import type { ServerConfig } from "../config";
 import type { Hangup } from "../endpoint-client";
 import { AppendConflictError } from "../event-store/store";
 import type { Environment } from "../keys";
+import type { RunRow, TaskRow } from "../projections/rows";
 import type { EndpointCache, JobsCache, RunCache } from "./run-cache";
 import type { StagedClaim } from "./staged-claims";
 
@@ -46,8 +47,19 @@ export interface CommandContext {
   readonly reserveLocalQueue?: () => ((runId: string) => void) | undefined;
   /** Executes a run in this process now (set when the process runs the dispatcher). */
   readonly dispatchNow?: (runId: string) => void;
-  /** Executes a run in this process at `at` (a local timer; the outbox job stays the durable fallback). */
-  readonly dispatchAt?: (runId: string, at: Date) => void;
+  /**
+   * Executes a run in this process at `at` (a local timer; the outbox job stays the durable fallback). `suspended`:
+   * the run as just committed, suspended on a wait (`WAITING_TO_CONTINUE`), with all its `WAITING` tasks; a wait due
+   * within 5 s is then handed to the wake-up thread at once, without reading the run first.
+   */
+  readonly dispatchAt?: (runId: string, at: Date, suspended?: SuspendedRun) => void;
+}
+
+/** A run suspended on a wait (`WAITING_TO_CONTINUE`), with its `WAITING` tasks: what ending the wait needs. */
+export interface SuspendedRun {
+  readonly run: RunRow;
+  /** its WAITING tasks */
+  readonly tasks: readonly TaskRow[];
 }
 
 /** The fixed organization and project every environment belongs to (v2's `ctx.organization` / `ctx.project`). */

@@ -1,5 +1,5 @@
 import type { UnitOfWork } from "../event-store/store";
-import type { CommandContext } from "./context";
+import type { CommandContext, SuspendedRun } from "./context";
 import { TASKS } from "./tasks-names";
 
 /**
@@ -16,8 +16,18 @@ export const PRIORITY = { initial: 0, resume: -1 } as const;
  * as the events that call for it. Due now and this process runs a dispatcher: executed in-process right after the
  * commit, with the job due a little later as the fallback. Due later: the job is due at `at`, and a local timer
  * executes the run at that moment (precise waits; graphile's poll is the fallback).
+ *
+ * `suspendedState`: `uow` holds the run with every one of its tasks (as the execution that suspends it loaded them),
+ * so after the commit the run's suspended state is known without a read (see `dispatchAt`).
  */
-export function scheduleExecution(ctx: CommandContext, uow: UnitOfWork, runId: string, at: Date | null, priority: number = PRIORITY.initial): void {
+export function scheduleExecution(
+  ctx: CommandContext,
+  uow: UnitOfWork,
+  runId: string,
+  at: Date | null,
+  priority: number = PRIORITY.initial,
+  options: { suspendedState?: boolean } = {},
+): void {
   const due = at && at.getTime() > uow.now.getTime() ? at : null;
   if (!due && ctx.dispatchNow) {
     uow.enqueue({ task: TASKS.executeRun, payload: { runId }, jobKey: `run:${runId}`, runAt: new Date(uow.now.getTime() + DIRECT_DISPATCH_FALLBACK_MS), priority });
@@ -28,6 +38,15 @@ export function scheduleExecution(ctx: CommandContext, uow: UnitOfWork, runId: s
   uow.enqueue({ task: TASKS.executeRun, payload: { runId }, jobKey: `run:${runId}`, runAt: due, priority });
   if (due && ctx.dispatchAt) {
     const dispatchAt = ctx.dispatchAt;
-    uow.afterCommit(() => dispatchAt(runId, due));
+    uow.afterCommit(() => dispatchAt(runId, due, options.suspendedState ? suspendedRun(uow, runId) : undefined));
   }
+}
+
+/** The run as `uow` committed it, when that left it suspended on a wait, with its WAITING tasks. */
+function suspendedRun(uow: UnitOfWork, runId: string): SuspendedRun | undefined {
+  const run = uow.state.runs.get(runId);
+  if (run?.status !== "WAITING_TO_CONTINUE") return undefined;
+  const tasks = [];
+  for (const t of uow.state.tasks.values()) if (t.run_id === runId && t.status === "WAITING") tasks.push(t);
+  return { run, tasks };
 }

@@ -9,7 +9,7 @@ import {
   type RunJobBody,
   type StoredError,
 } from "@baton/core";
-import { retryOnConflict, ORGANIZATION, PROJECT, StaleRunCacheError, type CommandContext } from "../commands/context";
+import { retryOnConflict, ORGANIZATION, PROJECT, StaleRunCacheError, type CommandContext, type SuspendedRun } from "../commands/context";
 import { commitCarryingClaim, unitOfWorkWithClaim } from "../commands/staged-claims";
 import { reviveDates, toApiEventLog } from "../commands/ingest";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
@@ -359,11 +359,7 @@ async function claimRun(
 }
 
 /** A run suspended on a wait (WAITING_TO_CONTINUE) with its WAITING tasks, as read ahead of its due time. */
-export interface SuspendedRun {
-  readonly run: RunRow;
-  /** its WAITING tasks */
-  readonly tasks: readonly TaskRow[];
-}
+export type { SuspendedRun } from "../commands/context";
 
 /**
  * Reads the runs among `runIds` that are suspended on a wait (WAITING_TO_CONTINUE), with their WAITING tasks, in one
@@ -498,8 +494,8 @@ async function commitWithConcurrencySlot(ctx: CommandContext, uow: UnitOfWork, k
 }
 
 /** A resumption of a started run (waits, retries, yields, transport retries): ahead of first executions. */
-function reschedule(ctx: CommandContext, uow: UnitOfWork, runId: string, at: Date | null): void {
-  scheduleExecution(ctx, uow, runId, at, PRIORITY.resume);
+function reschedule(ctx: CommandContext, uow: UnitOfWork, runId: string, at: Date | null, options?: { suspendedState?: boolean }): void {
+  scheduleExecution(ctx, uow, runId, at, PRIORITY.resume, options);
 }
 
 function errorOf(value: unknown, fallback: string): StoredError {
@@ -640,7 +636,8 @@ function applyResponse(
   };
   const waitOn = (taskId: string, reason: "delay" | "retry" | "parallel", resumeAt: Date | null): void => {
     uow.append(run.id, version(), [{ type: "run.waiting", data: { taskId, reason, resumeAt: resumeAt?.toISOString() ?? null, executionDurationMs: durationMs } }], metadata);
-    if (resumeAt) reschedule(ctx, uow, run.id, resumeAt);
+    // the unit of work holds the run with all its tasks (the execution's state): no read before the wake-up
+    if (resumeAt) reschedule(ctx, uow, run.id, resumeAt, { suspendedState: true });
   };
   switch (response.status) {
     case "SUCCESS": {

@@ -70,8 +70,11 @@ export interface Dispatcher {
   wakeAt(at: Date): void;
   /** Executes a run in this process now (bounded by `workerConcurrency`; beyond it, in arrival order). */
   dispatchNow(runId: string): void;
-  /** Executes a run in this process at `at` (a local timer; the run's outbox job is the fallback). */
-  dispatchAt(runId: string, at: Date): void;
+  /**
+   * Executes a run in this process at `at` (a local timer; the run's outbox job is the fallback). `suspended`: the
+   * run's state as just committed (see `CommandContext.dispatchAt`).
+   */
+  dispatchAt(runId: string, at: Date, suspended?: SuspendedRun): void;
   /** Stops taking jobs, waits for running ones, removes this worker's liveness row. */
   stop(): Promise<void>;
 }
@@ -363,6 +366,26 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
   };
   const connection = connectionSettings(base.pool);
   const waker = connection ? new Waker(connection, onWoken, onWakerLost, base.log) : undefined;
+  /** A run's state is known (read ahead, or as just committed): its wait goes to the wake-up thread, else stays here. */
+  const settle = (id: string, arming: Arming, state: SuspendedRun | null): void => {
+    arming.reading = false;
+    const statement = state && waker?.available ? resumeStatement(ctx, state, arming.at) : undefined;
+    if (waker && statement && (waker.ready || !arming.dueWhileReading)) {
+      // due or not yet: the thread commits it at its time (at once when that has passed); while the thread is still
+      // starting, this process's timer stays armed and ends the wait too if the thread is not up by then
+      arming.handedOver = true;
+      waker.arm(id, arming.token, arming.at, statement);
+      if (waker.ready) {
+        clearTimeout(arming.timer);
+        return;
+      }
+    }
+    ahead.set(id, state);
+    if (arming.dueWhileReading) {
+      armings.delete(id);
+      endWait(id);
+    }
+  };
   const toRead = new Set<string>();
   let readScheduled = false;
   const readDue = (): void => {
@@ -374,25 +397,6 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     const current = (id: string): Arming | undefined => {
       const arming = armed.get(id);
       return !stopped && arming && armings.get(id) === arming ? arming : undefined;
-    };
-    const settle = (id: string, arming: Arming, state: SuspendedRun | null): void => {
-      arming.reading = false;
-      const statement = state && waker?.available ? resumeStatement(ctx, state, arming.at) : undefined;
-      if (waker && statement && (waker.ready || !arming.dueWhileReading)) {
-        // due or not yet: the thread commits it at its time (at once when that has passed); while the thread is still
-        // starting, this process's timer stays armed and ends the wait too if the thread is not up by then
-        arming.handedOver = true;
-        waker.arm(id, arming.token, arming.at, statement);
-        if (waker.ready) {
-          clearTimeout(arming.timer);
-          return;
-        }
-      }
-      ahead.set(id, state);
-      if (arming.dueWhileReading) {
-        armings.delete(id);
-        endWait(id);
-      }
     };
     loadSuspendedRuns(ctx.pool, ids).then(
       (found) => {
@@ -422,7 +426,7 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     readScheduled = true;
     setImmediate(readDue);
   };
-  const dispatchAt = (runId: string, at: Date): void => {
+  const dispatchAt = (runId: string, at: Date, suspended?: SuspendedRun): void => {
     const delay = at.getTime() - Date.now();
     if (stopped || delay > TIMER_HORIZON_MS) return;
     const previous = armings.get(runId);
@@ -436,7 +440,11 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     waker?.warm();
     if (delay <= PREFETCH_LEAD_MS) {
       fireAt(runId, arming);
-      if (delay > 0) readAhead(runId, arming); // already due: it is read when its timer fires, at once
+      // known as just committed: no read (under load, the read's answer waits behind everything else on this thread).
+      // Already due: ended when its timer fires, at once, from the known state or a read.
+      if (suspended && delay > 0) settle(runId, arming, suspended);
+      else if (suspended) ahead.set(runId, suspended);
+      else if (delay > 0) readAhead(runId, arming);
       return;
     }
     const timer = setTimeout(() => {
