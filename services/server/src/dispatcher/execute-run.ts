@@ -358,7 +358,7 @@ async function claimRun(
   return { state: { ...state, run: claimed, tasks: [...uow.state.tasks.values()].sort((a, b) => a.seq - b.seq) }, env, claimedAt: now };
 }
 
-/** A run suspended on a wait (WAITING_TO_CONTINUE) with its WAITING tasks, as read ahead of its due time. */
+// what ending a wait needs (defined with the command context, which passes it to dispatchAt)
 export type { SuspendedRun } from "../commands/context";
 
 /**
