@@ -72,6 +72,27 @@ describe("query parameters of the read routes", () => {
     }
   });
 
+  it("refuses any query parameter on a route that reads none, with 422 naming it", async () => {
+    const runId = runIds[0]!;
+    for (const [method, path, name] of [
+      ["GET", "/api/v1/jobs?take=5", "take"],
+      ["GET", `/api/v2/runs/${runId}/statuses?take=5`, "take"],
+      ["GET", "/api/v2/events/nope?subtasks=true", "subtasks"],
+      ["POST", `/api/v1/runs/${runId}/cancel?force=true`, "force"],
+    ] as const) {
+      const r = await e2e.api(method, path);
+      expect(r.status, path).toBe(422);
+      expect(r.body.error.code, path).toBe("validation_failed");
+      expect(r.body.error.message, path).toContain(name);
+      expect(r.body.error.details, path).toEqual([{ path: name, message: expect.stringContaining("unknown field") }]);
+    }
+    // the run was not canceled by the refused request
+    expect((await e2e.api("GET", `/api/v2/runs/${runId}`)).body.status).toBe("SUCCESS");
+    // an empty query string names nothing; a route that does not exist is still a 404
+    expect((await e2e.api("GET", "/api/v1/jobs?")).status).toBe(200);
+    expect((await e2e.api("GET", "/api/v1/nope?take=5")).status).toBe(404);
+  });
+
   it("refuses a parameter given twice with 422 naming it", async () => {
     const r = await e2e.api("GET", "/api/v1/runs?take=1&take=50");
     expect(r.status).toBe(422);

@@ -226,6 +226,33 @@ function query(c: Context): Record<string, string> {
 }
 
 /**
+ * The routes that read a query string (each through a strict query schema, which names a parameter it does not know).
+ * Every other `/api` route takes none: a parameter sent to one is refused (see {@link refuseQuery}), not dropped.
+ */
+const QUERY_ROUTES: ReadonlySet<string> = new Set([
+  "GET /api/v1/runs",
+  "GET /api/v1/jobs/:jobId/runs",
+  "GET /api/v2/runs/:runId",
+  "GET /api/v1/runs/:runId/events",
+]);
+
+/**
+ * For a route that reads no query string: names its parameters, if any (a typo'd or misplaced option would otherwise
+ * be ignored without a sign). An empty query string (`?` alone) names none and passes.
+ * @throws ApiError validation_failed (422) with one detail per parameter.
+ */
+function refuseQuery(c: Context): void {
+  const names = [...new Set(new URL(c.req.url).searchParams.keys())];
+  if (!names.length) return;
+  const message = "unknown field (this route takes no query parameters)";
+  throw new ApiError(
+    "validation_failed",
+    `invalid query: ${names.map((n) => `${n}: ${message}`).join("; ")}`,
+    names.map((path) => ({ path, message })),
+  );
+}
+
+/**
  * The HTTP API (SPEC §5 and v2's SDK callback routes) as a hono app: bearer auth on every `/api` route, bodies
  * validated by the core schemas, one JSON error envelope. Every success answers 200 (the v2 SDK accepts nothing
  * else).
@@ -271,11 +298,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const env = deps.environmentsByKeyHash.get(keyHashes.get(match[1]!));
     if (!env) throw new ApiError("unauthorized", "invalid API key");
     c.set("env", env);
-    c.set("metadata", {
-      actor: { type: "api_key", environmentId: env.id, keyHint: env.keyHint },
-      // the handler's pattern (`c.req.routePath` here would be this middleware's "/api/*")
-      route: `${c.req.method} ${routePath(c, -1)}`,
-    });
+    // the handler's pattern (`c.req.routePath` here would be this middleware's "/api/*", as it stays when no route
+    // matches: that request gets its 404)
+    const pattern = routePath(c, -1);
+    const route = `${c.req.method} ${pattern}`;
+    if (pattern !== "/api/*" && c.req.url.includes("?") && !QUERY_ROUTES.has(`${c.req.method === "HEAD" ? "GET" : c.req.method} ${pattern}`)) {
+      refuseQuery(c);
+    }
+    c.set("metadata", { actor: { type: "api_key", environmentId: env.id, keyHint: env.keyHint }, route });
     const traceparent = header(c, "traceparent");
     if (traceparent) c.get("metadata").traceparent = traceparent;
     await next();
