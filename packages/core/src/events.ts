@@ -61,13 +61,14 @@ export const RunCreated = ev(
 );
 /**
  * A run is queued for execution. `workerId`: the server process that holds it in its in-memory dispatch queue (no
- * outbox job; recovery queues it again when that process dies or stops). `reason`: why a queued run was queued again.
+ * outbox job; recovery queues it again when that process dies or stops). `reason`: why a queued run was queued again
+ * (`execution_failed`: its process gave up executing it in-process and handed it to the outbox).
  */
 export const RunQueued = ev(
   "run.queued",
   z.object({
     workerId: z.string().nullable().optional(),
-    reason: z.enum(["worker_lost", "worker_stopped"]).optional(),
+    reason: z.enum(["worker_lost", "worker_stopped", "execution_failed"]).optional(),
   }),
 );
 export const RunStarted = ev(
@@ -87,7 +88,7 @@ export const RunResumed = ev("run.resumed", z.object({ taskId: z.string().nullab
 export const RunYielded = ev(
   "run.yielded",
   z.object({
-    reason: z.enum(["yield", "auto_yield", "rate_limit", "worker_lost", "concurrency_limit"]),
+    reason: z.enum(["yield", "auto_yield", "rate_limit", "worker_lost", "concurrency_limit", "execution_failed"]),
     key: z.string().optional(),
     location: z.string().optional(),
     resumeAt: IsoDate.nullable(),

@@ -31,6 +31,12 @@ export const ServerConfig = z.object({
   runChunkExecutionLimitMs: z.coerce.number().int().positive().default(60_000 - 350),
   /** Total HTTP execution time per run before TIMED_OUT (`BATON_MAX_EXECUTION_MS`), default 15 min as v2. */
   maxExecutionTimePerRunMs: z.coerce.number().int().positive().default(900_000),
+  /**
+   * In-process tries of an execution that failed on the server's side, e.g. Postgres unreachable
+   * (`BATON_LOCAL_RETRIES`), default 25 (500 ms × 2^n apart, at most 30 s: ~11 min in all). After them the run is
+   * handed to the outbox, where graphile-worker's attempts and backoff take over.
+   */
+  localRetryAttempts: z.coerce.number().int().min(0).default(25),
   /** Run the dispatcher in this process (`BATON_DISPATCHER` = "false" for an API-only process). */
   dispatcher: z
     .string()
@@ -55,6 +61,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     workerConcurrency: env.BATON_WORKER_CONCURRENCY || undefined,
     runChunkExecutionLimitMs: env.BATON_RUN_CHUNK_MS || undefined,
     maxExecutionTimePerRunMs: env.BATON_MAX_EXECUTION_MS || undefined,
+    localRetryAttempts: env.BATON_LOCAL_RETRIES || undefined,
     dispatcher: env.BATON_DISPATCHER || undefined,
   });
   if (!parsed.success) {

@@ -1,9 +1,10 @@
 import { hostname } from "node:os";
+import type { EventMetadata } from "@baton/core";
 import { Logger as GraphileLogger, run, type Runner, type TaskList } from "graphile-worker";
 import type { CommandContext } from "../commands/context";
 import { deliverScheduledEvent, TASKS } from "../commands/ingest";
 import { fireScheduleSlot } from "../commands/schedules";
-import { UnitOfWork } from "../event-store/store";
+import { AppendConflictError, UnitOfWork } from "../event-store/store";
 import type { RunRow } from "../projections/rows";
 import { loadRun } from "../commands/load";
 import { PRIORITY, scheduleExecution } from "../commands/scheduling";
@@ -55,8 +56,8 @@ class Reservations {
   }
 }
 
-/** An in-process execution that failed (e.g. the database was unreachable) is tried again this many times. */
-const LOCAL_RETRY_ATTEMPTS = 25;
+/** How often a hand-over to the outbox that failed (see {@link handRunToOutbox}) is tried again (ms). */
+const HAND_OVER_RETRY_MS = 30_000;
 /** Delay before the n-th (from 0) in-process retry of a failed execution: 500 ms × 2^n, at most 30 s (ms). */
 function localRetryDelayMs(n: number): number {
   return Math.min(30_000, 500 * 2 ** n);
@@ -180,6 +181,37 @@ export async function requeueRuns(ctx: CommandContext, runIds: readonly string[]
   return requeued;
 }
 
+/**
+ * Gives a run this process could not execute in-process to the outbox: held by its queue (`QUEUED` on this worker) it
+ * gets `run.queued {workerId: null, reason: "execution_failed"}`, claimed by this worker with no execution in flight
+ * `run.yielded {reason: "execution_failed"}`, and either one an execution job due now, in one commit (`ctx` without
+ * in-process dispatch, so graphile-worker runs it). A run in any other state already has its job or needs none.
+ * @returns whether the run was handed over (false also when another writer changed it first).
+ * @throws what the read or the commit throws (e.g. Postgres unreachable).
+ */
+export async function handRunToOutbox(ctx: CommandContext, runId: string): Promise<boolean> {
+  const run = await loadRun(ctx.pool, runId);
+  if (!run) return false;
+  const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
+  const uow = new UnitOfWork();
+  uow.state.runs.set(run.id, run);
+  if (run.status === "QUEUED" && run.queued_worker_id === ctx.workerId) {
+    uow.append(run.id, run.version, [{ type: "run.queued", data: { workerId: null, reason: "execution_failed" } }], metadata);
+  } else if (run.status === "EXECUTING" && run.executing_worker_id === ctx.workerId && !ctx.activeRuns.has(run.id)) {
+    uow.append(run.id, run.version, [{ type: "run.yielded", data: { reason: "execution_failed", resumeAt: null, executionDurationMs: 0 } }], metadata);
+  } else {
+    return false;
+  }
+  scheduleExecution(ctx, uow, run.id, null, PRIORITY.resume);
+  try {
+    await uow.commit(ctx.pool);
+    return true;
+  } catch (error) {
+    if (error instanceof AppendConflictError) return false; // claimed, canceled or recovered meanwhile
+    throw error;
+  }
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -206,6 +238,30 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
   /** failed in-process executions so far, by run (for the retry backoff) */
   const failures = new Map<string, number>();
   const retryTimers = new Set<NodeJS.Timeout>();
+  /**
+   * An execution of this process failed on the server's side (e.g. Postgres unreachable, or its answer could not be
+   * committed). The run may have no outbox job: claimed in its creation commit, held by the in-memory queue, or claimed
+   * from its job (the claim removes it). So it is tried again here with backoff, then handed to the outbox; a run that
+   * has a job is served by whichever comes first (claims are exclusive).
+   */
+  const executionFailed = (runId: string, error: unknown): void => {
+    const n = failures.get(runId) ?? 0;
+    if (stopped) return void failures.delete(runId);
+    if (n >= ctx.config.localRetryAttempts) {
+      failures.delete(runId);
+      ctx.log.error({ err: error, runId, attempts: n + 1 }, "in-process execution failed; handing the run to the outbox");
+      handOver(runId);
+      return;
+    }
+    failures.set(runId, n + 1);
+    ctx.log.warn({ err: error, runId, attempt: n + 1 }, "in-process execution failed; trying again");
+    const timer = setTimeout(() => {
+      retryTimers.delete(timer);
+      dispatchNow(runId);
+    }, localRetryDelayMs(n));
+    timer.unref();
+    retryTimers.add(timer);
+  };
   const pump = (): void => {
     while (!stopped && running < ctx.config.workerConcurrency && (resumedBacklog.length || backlog.length)) {
       const runId = resumedBacklog.shift() ?? backlog.shift()!;
@@ -214,31 +270,27 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
       executeRun(ctx, runId)
         .then(
           () => failures.delete(runId),
-          (error: unknown) => {
-            // e.g. Postgres was unreachable. The run may have no outbox job (claimed in its creation commit, or held
-            // by the in-memory queue), so it is tried again here with backoff; a run that has one is served by
-            // whichever comes first (claims are exclusive).
-            const n = failures.get(runId) ?? 0;
-            if (stopped || n >= LOCAL_RETRY_ATTEMPTS) {
-              failures.delete(runId);
-              ctx.log.error({ err: error, runId }, "in-process execution failed; recovery or the outbox job will take the run up");
-              return;
-            }
-            failures.set(runId, n + 1);
-            ctx.log.warn({ err: error, runId, attempt: n + 1 }, "in-process execution failed; trying again");
-            const timer = setTimeout(() => {
-              retryTimers.delete(timer);
-              dispatchNow(runId);
-            }, localRetryDelayMs(n));
-            timer.unref();
-            retryTimers.add(timer);
-          },
+          (error: unknown) => executionFailed(runId, error),
         )
         .finally(() => {
           running--;
           pump();
         });
     }
+  };
+  // a run given up here may have no outbox job (claimed in its creation commit, held by the queue, or claimed after its
+  // job was removed): it gets one, with graphile's attempts and backoff from then on; tried again while that fails
+  const handOver = (runId: string): void => {
+    if (stopped) return;
+    handRunToOutbox(base, runId).catch((error: unknown) => {
+      ctx.log.warn({ err: error, runId }, `handing the run to the outbox failed; trying again in ${HAND_OVER_RETRY_MS / 1000} s`);
+      const timer = setTimeout(() => {
+        retryTimers.delete(timer);
+        handOver(runId);
+      }, HAND_OVER_RETRY_MS);
+      timer.unref();
+      retryTimers.add(timer);
+    });
   };
   const dispatchNow = (runId: string): void => {
     if (stopped) return;
@@ -476,7 +528,14 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
 
   const taskList: TaskList = {
     [TASKS.executeRun]: async (payload) => {
-      await executeRun(ctx, (payload as { runId: string }).runId);
+      const { runId } = payload as { runId: string };
+      try {
+        await executeRun(ctx, runId);
+        failures.delete(runId);
+      } catch (error) {
+        // graphile's own retry would be lost when the claim already removed this job: the local path serves the run
+        executionFailed(runId, error);
+      }
     },
     [TASKS.deliverEvent]: async (payload) => {
       await deliverScheduledEvent(ctx, (payload as { eventRecordId: string }).eventRecordId);
