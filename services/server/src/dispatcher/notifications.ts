@@ -13,7 +13,6 @@ import { JOBS_CHANGED_CHANNEL } from "../commands/run-cache";
 import { CLAIM_WANTED_CHANNEL, commitStagedClaim } from "../commands/staged-claims";
 
 export { JOBS_CHANGED_CHANNEL } from "../commands/run-cache";
-export { CLAIM_WANTED_CHANNEL } from "../commands/staged-claims";
 
 /** Notification channel of run cancels; the payload is the run id. */
 export const RUN_CANCELED_CHANNEL = "baton_run_canceled";

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { EventMetadata } from "@baton/core";
+import type { BatonEventBody } from "@baton/core";
 import { Logger as GraphileLogger, run, type Runner, type TaskList } from "graphile-worker";
 import type { CommandContext } from "../commands/context";
 import { deliverScheduledEvent, TASKS } from "../commands/ingest";
@@ -132,18 +132,9 @@ export async function recoverLostRuns(ctx: CommandContext): Promise<string[]> {
   for (const r of rows) {
     const run = await loadRun(ctx.pool, r.id);
     if (!run || run.status !== "EXECUTING" || run.executing_worker_id !== r.executing_worker_id) continue;
-    const uow = new UnitOfWork();
-    uow.state.runs.set(run.id, run);
-    uow.append(run.id, run.version, [{ type: "run.yielded", data: { reason: "worker_lost", resumeAt: null, executionDurationMs: 0 } }], {
-      actor: { type: "worker", id: ctx.workerId },
-    });
-    scheduleExecution(ctx, uow, run.id, null, PRIORITY.resume);
-    try {
-      await uow.commit(ctx.pool);
-      recovered.push(run.id);
-    } catch {
-      // someone else changed the run first (its own worker came back, or another process recovered it)
-    }
+    const event = { type: "run.yielded", data: { reason: "worker_lost", resumeAt: null, executionDurationMs: 0 } } as const;
+    // false or a failure: someone else changed the run first (its own worker came back, or another process recovered it)
+    if (await requeueRun(ctx, run, event, PRIORITY.resume).catch(() => false)) recovered.push(run.id);
   }
   const { rows: queued } = await ctx.pool.query<{ id: string }>("select id from baton.runs where queued_worker_id = any($1::text[])", [dead]);
   if (queued.length) recovered.push(...(await requeueRuns(ctx, queued.map((r) => r.id), "worker_lost")));
@@ -166,19 +157,31 @@ export async function requeueRuns(ctx: CommandContext, runIds: readonly string[]
   const requeued: string[] = [];
   await Promise.all(
     rows.map(async (run) => {
-      const uow = new UnitOfWork();
-      uow.state.runs.set(run.id, run);
-      uow.append(run.id, run.version, [{ type: "run.queued", data: { workerId: null, reason } }], { actor: { type: "worker", id: ctx.workerId } });
-      scheduleExecution(ctx, uow, run.id, null);
-      try {
-        await uow.commit(ctx.pool);
-        requeued.push(run.id);
-      } catch {
-        // claimed, canceled or recovered by someone else first
-      }
+      // false or a failure: claimed, canceled or recovered by someone else first
+      if (await requeueRun(ctx, run, { type: "run.queued", data: { workerId: null, reason } }, PRIORITY.initial).catch(() => false)) requeued.push(run.id);
     }),
   );
   return requeued;
+}
+
+/**
+ * Appends `event` (a `run.queued` or `run.yielded` that gives the run back to the outbox) to `run` as read, with an
+ * execution job, in one commit.
+ * @returns false when another writer changed the run first (an append conflict).
+ * @throws any other failure of the commit (e.g. Postgres unreachable).
+ */
+async function requeueRun(ctx: CommandContext, run: RunRow, event: Extract<BatonEventBody, { type: "run.queued" | "run.yielded" }>, priority: number): Promise<boolean> {
+  const uow = new UnitOfWork();
+  uow.state.runs.set(run.id, run);
+  uow.append(run.id, run.version, [event], { actor: { type: "worker", id: ctx.workerId } });
+  scheduleExecution(ctx, uow, run.id, null, priority);
+  try {
+    await uow.commit(ctx.pool);
+    return true;
+  } catch (error) {
+    if (error instanceof AppendConflictError) return false;
+    throw error;
+  }
 }
 
 /**
@@ -191,25 +194,14 @@ export async function requeueRuns(ctx: CommandContext, runIds: readonly string[]
  */
 export async function handRunToOutbox(ctx: CommandContext, runId: string): Promise<boolean> {
   const run = await loadRun(ctx.pool, runId);
-  if (!run) return false;
-  const metadata: EventMetadata = { actor: { type: "worker", id: ctx.workerId } };
-  const uow = new UnitOfWork();
-  uow.state.runs.set(run.id, run);
-  if (run.status === "QUEUED" && run.queued_worker_id === ctx.workerId) {
-    uow.append(run.id, run.version, [{ type: "run.queued", data: { workerId: null, reason: "execution_failed" } }], metadata);
-  } else if (run.status === "EXECUTING" && run.executing_worker_id === ctx.workerId && !ctx.activeRuns.has(run.id)) {
-    uow.append(run.id, run.version, [{ type: "run.yielded", data: { reason: "execution_failed", resumeAt: null, executionDurationMs: 0 } }], metadata);
-  } else {
-    return false;
+  if (run?.status === "QUEUED" && run.queued_worker_id === ctx.workerId) {
+    return await requeueRun(ctx, run, { type: "run.queued", data: { workerId: null, reason: "execution_failed" } }, PRIORITY.resume);
   }
-  scheduleExecution(ctx, uow, run.id, null, PRIORITY.resume);
-  try {
-    await uow.commit(ctx.pool);
-    return true;
-  } catch (error) {
-    if (error instanceof AppendConflictError) return false; // claimed, canceled or recovered meanwhile
-    throw error;
+  if (run?.status === "EXECUTING" && run.executing_worker_id === ctx.workerId && !ctx.activeRuns.has(run.id)) {
+    const event = { type: "run.yielded", data: { reason: "execution_failed", resumeAt: null, executionDurationMs: 0 } } as const;
+    return await requeueRun(ctx, run, event, PRIORITY.resume);
   }
+  return false;
 }
 
 function pidAlive(pid: number): boolean {
