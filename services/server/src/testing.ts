@@ -35,6 +35,13 @@ export async function createTestDatabase(): Promise<{ connectionString: string; 
       const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
       try {
+        // a pool's end() resolves before its clients' sockets have closed: let those sessions go (up to 2 s) before
+        // forcing the rest, or the termination reaches a client that no longer listens for errors (an uncaught error)
+        for (let waited = 0; waited < 2000; waited += 20) {
+          const { rows } = await c.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where datname = $1", [name]);
+          if (rows[0]!.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await c.query(`drop database if exists ${name} with (force)`);
       } finally {
         await c.end();
