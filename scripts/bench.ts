@@ -4,6 +4,11 @@
  * DBOS and raw graphile-worker on the same Postgres in the same run. Prints one table and writes
  * `bench-results/latest.json`.
  *
+ * The repetitions of metrics 1 and 2 are interleaved with DBOS's (DBOS, Baton; Baton, DBOS; DBOS, Baton; ...), both
+ * systems alive throughout, Postgres settled before each repetition: this machine's speed drifts by up to 20% over
+ * minutes, and measuring one system's repetitions a minute after the other's let the drift decide the ratio. DBOS keeps
+ * its tables in a database of its own on the same server (`<database>_dbos`).
+ *
  *   npm run bench                 full run (several minutes)
  *   npm run bench -- --quick      about a minute
  *   npm run bench -- --smoke      tiny sizes (the test in scripts/test keeps this working)
@@ -194,15 +199,16 @@ interface Child {
   readonly exited: Promise<number | null>;
 }
 
-function spawnTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): Child {
-  return spawnNode(name, [...nodeFlags, "--import", "tsx", script], env);
+/** `stdin`: give the child a stdin pipe (`proc.stdin`) to send it commands; else it reads nothing. */
+function spawnTsx(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = [], options: { stdin?: boolean } = {}): Child {
+  return spawnNode(name, [...nodeFlags, "--import", "tsx", script], env, options);
 }
 
-function spawnNode(name: string, args: readonly string[], env: NodeJS.ProcessEnv): Child {
+function spawnNode(name: string, args: readonly string[], env: NodeJS.ProcessEnv, options: { stdin?: boolean } = {}): Child {
   const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
   });
   if (proc.pid === undefined) throw new Error(`could not start ${name}`);
   const tail: string[] = [];
@@ -238,7 +244,7 @@ function spawnNode(name: string, args: readonly string[], env: NodeJS.ProcessEnv
         waiters.add(w);
         const timer = setTimeout(() => {
           waiters.delete(w);
-          reject(new Error(`${name} did not start within ${timeoutMs} ms; its output:\n${tail.join("\n")}`));
+          reject(new Error(`${name} printed no expected line within ${timeoutMs} ms; its output:\n${tail.join("\n")}`));
         }, timeoutMs);
         void exited.then((code) => {
           if (!waiters.has(w)) return;
@@ -524,17 +530,40 @@ function commitsPerTask(
 // ---------------------------------------------------------------------------------------------------------------
 // the metrics
 
+/**
+ * A peer measured between Baton's repetitions of metrics 1 and 2, alternating which of the two goes first in each
+ * repetition, so that a drift of the machine's speed over minutes favours neither. `peer` settles Postgres and measures
+ * one repetition of the peer; `baton` gives Baton's repetition the same ({@link settlePostgres}) before it. While one
+ * system is measured the other idles, alive (its CPU meanwhile is reported).
+ */
+interface Interleave {
+  peer(phase: "one" | "twenty", rep: number): Promise<void>;
+  /** settles Postgres, then runs Baton's repetition `measure` */
+  baton(measure: () => Promise<void>): Promise<void>;
+  /** after metric 2: the peer is stopped (metrics 3 to 7 are Baton's alone) */
+  done(): Promise<void>;
+}
+
+/** Runs Baton's repetition `rep` of a metric (`baton`), and the peer's (if any) before or after it in turn. */
+async function interleaved(interleave: Interleave | undefined, phase: "one" | "twenty", rep: number, baton: () => Promise<void>): Promise<void> {
+  const peerFirst = rep % 2 === 0;
+  if (interleave && peerFirst) await interleave.peer(phase, rep);
+  await (interleave ? interleave.baton(baton) : baton());
+  if (interleave && !peerFirst) await interleave.peer(phase, rep);
+}
+
 async function measureRuns(
   stack: Stack,
   sizes: Sizes,
   pgStatStatements: boolean,
+  interleave?: Interleave,
 ): Promise<{ runsPerS: number[]; cpuMsPerRun: Record<string, number>; statements: unknown }> {
   let statements: unknown;
   const results: number[] = [];
   const cpuMs: Record<string, number[]> = {};
   // warm-up: connections, JIT, plans (as many as DBOS gets)
   await runBatch(stack, { jobSlug: BENCH_JOBS.one, event: BENCH_EVENTS.one, count: sizes.warmup, clientConcurrency: sizes.concurrency, timeoutMs: 600_000, label: "warm-up" });
-  for (let rep = 0; rep < sizes.reps; rep++) {
+  for (let rep = 0; rep < sizes.reps; rep++) await interleaved(interleave, "one", rep, async () => {
     if (rep === 0 && pgStatStatements) await stack.db.query("select pg_stat_statements_reset()");
     const cpuBefore = await cpuSplit(stack);
     const { seconds } = await runBatch(stack, {
@@ -558,16 +587,21 @@ async function measureRuns(
           .map(([k, v]) => `${k} ${v.toFixed(2)}`)
           .join(", ")}`,
     );
-  }
+  });
   return { runsPerS: results, cpuMsPerRun: Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, round(median(v), 2)])), statements };
 }
 
-async function measureSteps(stack: Stack, sizes: Sizes, pgStatStatements: boolean): Promise<{ stepsPerS: number[]; commits: number[]; writes: number[]; statements: unknown }> {
+async function measureSteps(
+  stack: Stack,
+  sizes: Sizes,
+  pgStatStatements: boolean,
+  interleave?: Interleave,
+): Promise<{ stepsPerS: number[]; commits: number[]; writes: number[]; statements: unknown }> {
   const stepsPerS: number[] = [];
   const commits: number[] = [];
   const writes: number[] = [];
   let statements: unknown;
-  for (let rep = 0; rep < sizes.reps; rep++) {
+  for (let rep = 0; rep < sizes.reps; rep++) await interleaved(interleave, "twenty", rep, async () => {
     if (rep === 0 && pgStatStatements) await stack.db.query("select pg_stat_statements_reset()");
     const settleMs = sizes.runsTwenty <= 5 ? 3_000 : 12_000;
     const counters = await settledCounters(stack.db, settleMs);
@@ -591,7 +625,7 @@ async function measureSteps(stack: Stack, sizes: Sizes, pgStatStatements: boolea
       `steps/s rep ${rep + 1}: ${(tasks / seconds).toFixed(1)} (${tasks} tasks in ${seconds.toFixed(2)} s); ` +
         `${c.commits.toFixed(2)} commits/task, ${c.writes.toFixed(2)} write transactions/task`,
     );
-  }
+  });
   return { stepsPerS, commits, writes, statements };
 }
 
@@ -772,7 +806,14 @@ async function memoryBreakdown(server: Child): Promise<Record<string, unknown> |
 let probeSeq = 0;
 
 /** Metrics 1 to 6 (everything but memory), written into `results`. */
-async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: boolean, results: Record<string, unknown>, only?: Only): Promise<void> {
+async function measureThroughput(
+  stack: Stack,
+  sizes: Sizes,
+  pgStatStatements: boolean,
+  results: Record<string, unknown>,
+  only?: Only,
+  interleave?: Interleave,
+): Promise<void> {
   if (only === "wait") {
     progress(`5. wait precision (${sizes.waitRuns} runs doing io.wait 1 s)`);
     const lateness = await measureWaitPrecision(stack, sizes);
@@ -790,7 +831,7 @@ async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: b
     return;
   }
   progress("1. runs/s");
-  const runs = await measureRuns(stack, sizes, pgStatStatements);
+  const runs = await measureRuns(stack, sizes, pgStatStatements, interleave);
   results["runs_per_s"] = round(median(runs.runsPerS));
   results["runs_per_s_reps"] = runs.runsPerS.map((v) => round(v));
   // CPU per one-task run by process (ticks of 10 ms, so read it over a batch of hundreds of runs)
@@ -799,7 +840,8 @@ async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: b
   if (only === "runs") return;
 
   progress("2. steps/s and 3. commits per task");
-  const steps = await measureSteps(stack, sizes, pgStatStatements);
+  const steps = await measureSteps(stack, sizes, pgStatStatements, interleave);
+  await interleave?.done();
   results["steps_per_s"] = round(median(steps.stepsPerS));
   results["steps_per_s_reps"] = steps.stepsPerS.map((v) => round(v));
   results["commits_per_task"] = round(median(steps.commits), 3);
@@ -831,60 +873,111 @@ async function measureThroughput(stack: Stack, sizes: Sizes, pgStatStatements: b
 
 /**
  * Leaves Postgres as the next measured system should find it: the previous phase's dead rows vacuumed and its dirty
- * pages written (`VACUUM (ANALYZE)`, then `CHECKPOINT`). Without it, whoever is measured next pays for the previous
- * phase's garbage: autovacuum and a checkpoint start during its measurement (Baton ran right after DBOS's tens of
- * thousands of workflow rows, DBOS right after graphile's jobs). Run before each measured system, the same for both.
+ * pages written (`VACUUM (ANALYZE)` in each of `urls`' databases, then one `CHECKPOINT`). Without it, whoever is
+ * measured next pays for the previous phase's garbage: autovacuum and a checkpoint start during its measurement (Baton
+ * ran right after DBOS's tens of thousands of workflow rows, DBOS right after graphile's jobs). Run before each
+ * measured repetition of metrics 1 and 2, the same for both systems.
  */
-async function settlePostgres(url: string): Promise<void> {
+async function settlePostgres(urls: readonly string[]): Promise<void> {
   if (process.env["BENCH_NO_SETTLE"]) return;
   const started = Date.now();
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query("vacuum (analyze)");
-    await c.query("checkpoint");
-  } finally {
-    await c.end();
+  for (const [i, url] of urls.entries()) {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query("vacuum (analyze)");
+      // one checkpoint writes every database's dirty pages
+      if (i === urls.length - 1) await c.query("checkpoint");
+    } finally {
+      await c.end();
+    }
   }
   progress(`Postgres settled for the next phase (vacuum, checkpoint) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-async function measureDbos(pgUrl: string, sizes: Sizes): Promise<{ runs: number[]; steps: number[]; error?: string }> {
-  const child = spawnTsx("dbos", "scripts/bench/dbos.ts", {
-    BENCH_ROLE: "dbos",
-    DBOS_DATABASE_URL: pgUrl,
-    BENCH_CONCURRENCY: String(sizes.concurrency),
-    BENCH_DBOS_ONE: String(sizes.dbosOne),
-    BENCH_DBOS_WARMUP: String(sizes.warmup),
-    BENCH_DBOS_TWENTY: String(sizes.dbosTwenty),
-    BENCH_REPS: String(sizes.reps),
-  });
-  const runs: number[] = [];
-  const steps: number[] = [];
-  const lines = createInterface({ input: child.proc.stdout! });
-  lines.on("line", (line) => {
-    if (!line.startsWith("{")) return;
-    try {
-      const m = JSON.parse(line) as { phase?: string; workflows: number; steps: number; seconds: number; rep: number };
-      if (m.phase === "one") {
-        runs.push(m.workflows / m.seconds);
-        progress(`DBOS one-step rep ${m.rep + 1}: ${(m.workflows / m.seconds).toFixed(1)} workflows/s`);
-      } else if (m.phase === "twenty") {
-        steps.push(m.steps / m.seconds);
-        progress(`DBOS 20-step rep ${m.rep + 1}: ${(m.steps / m.seconds).toFixed(1)} steps/s`);
-      }
-    } catch {
-      // not ours
-    }
-  });
-  const timer = setTimeout(() => child.proc.kill("SIGKILL"), 900_000);
-  const code = await child.exited;
-  clearTimeout(timer);
-  if (code !== 0 || !runs.length || !steps.length) {
-    const reason = `DBOS exited with ${code}: ${child.tail.filter((l) => !l.startsWith('{"phase"')).slice(-15).join("\n")}`;
-    return { runs, steps, error: reason };
+/**
+ * A database of its own for DBOS on the bench's Postgres server (`<database>_dbos`), so that Baton's counters
+ * (`xact_commit` for commits per task, `pg_stat_statements`) never count DBOS's work while the two are interleaved.
+ * Where a database cannot be created (an external server without the right), DBOS shares the bench's database.
+ * @returns the URL DBOS gets, and `drop` (removes the database it created; a no-op when shared)
+ */
+async function createPeerDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const u = new URL(url);
+  const name = `${decodeURIComponent(u.pathname.slice(1)) || "postgres"}_dbos`;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`drop database if exists "${name}" with (force)`);
+    await c.query(`create database "${name}"`);
+  } catch (error) {
+    progress(`could not create a database for DBOS (${(error as Error).message}); DBOS shares the bench's database`);
+    return { url, drop: async () => undefined };
+  } finally {
+    await c.end();
   }
-  return { runs, steps };
+  u.pathname = `/${encodeURIComponent(name)}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const d = new pg.Client({ connectionString: url });
+      await d.connect();
+      await d.query(`drop database if exists "${name}" with (force)`).catch(() => undefined);
+      await d.end();
+    },
+  };
+}
+
+/** The DBOS peer process (`scripts/bench/dbos.ts`), launched and warmed up, measured one repetition at a time. */
+interface DbosPeer {
+  readonly pid: number;
+  /** One repetition: one-step workflows/s (`one`) or steps/s of 20-step workflows (`twenty`). @throws when DBOS fails */
+  measure(phase: "one" | "twenty"): Promise<number>;
+  /** Shuts DBOS down (it exits). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the DBOS peer on `pgUrl` with `sizes.warmup` one-step workflows of warm-up (what Baton gets).
+ * @throws when it does not get ready within 15 minutes (the error carries its last output)
+ */
+async function startDbos(pgUrl: string, sizes: Sizes): Promise<DbosPeer> {
+  const child = spawnTsx(
+    "dbos",
+    "scripts/bench/dbos.ts",
+    {
+      BENCH_ROLE: "dbos",
+      DBOS_DATABASE_URL: pgUrl,
+      BENCH_CONCURRENCY: String(sizes.concurrency),
+      BENCH_DBOS_ONE: String(sizes.dbosOne),
+      BENCH_DBOS_WARMUP: String(sizes.warmup),
+      BENCH_DBOS_TWENTY: String(sizes.dbosTwenty),
+    },
+    [],
+    { stdin: true },
+  );
+  try {
+    await child.waitForLine((l) => l.startsWith('{"ready"'), 900_000);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  let seq = 0;
+  return {
+    pid: child.pid,
+    async measure(phase) {
+      const n = ++seq;
+      child.proc.stdin!.write(`${JSON.stringify({ cmd: phase, seq: n })}\n`);
+      const line = await child.waitForLine((l) => l.startsWith(`{"seq":${n},`), 900_000);
+      const m = JSON.parse(line) as { error?: string; workflows: number; steps: number; seconds: number };
+      if (m.error) throw new Error(`DBOS: ${m.error}`);
+      return (phase === "one" ? m.workflows : m.steps) / m.seconds;
+    },
+    async stop() {
+      child.proc.stdin!.end(`${JSON.stringify({ cmd: "stop" })}\n`);
+      await child.waitForLine((l) => l.startsWith('{"done"'), 60_000).catch(() => undefined);
+      await child.stop();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -970,8 +1063,21 @@ async function main(): Promise<void> {
   let stack: Stack | undefined;
   const results: Record<string, unknown> = { mode: args.mode, started_at: new Date().toISOString(), cpus: os.cpus().length, node: process.version, postgres: postgres.kind };
   const notes: string[] = [];
+  let peerDb: { url: string; drop(): Promise<void> } | undefined;
+  let dbos: DbosPeer | undefined;
+  const dbosRuns: number[] = [];
+  const dbosSteps: number[] = [];
+  // every database the measured systems use (Baton's, DBOS's when it has its own)
+  const databases = (): string[] => [...new Set([postgres.url, ...(peerDb ? [peerDb.url] : [])])];
+  const dbosFailed = (error: unknown): void => {
+    const message = error instanceof Error ? error.message : String(error);
+    notes.push(`DBOS failed: ${message}`);
+    progress(`DBOS failed: ${message}`);
+    void dbos?.stop().catch(() => undefined);
+    dbos = undefined;
+  };
   try {
-    // peers first, while Baton is not running
+    // the peers start first, while Baton is not running: graphile-worker measured alone, DBOS launched and warmed up
     if (args.peers) {
       progress("graphile-worker: raw no-op jobs");
       const batched: number[] = [];
@@ -983,29 +1089,74 @@ async function main(): Promise<void> {
       }
       results["graphile_jobs_per_s"] = round(median(batched));
       results["graphile_jobs_per_s_unbatched"] = round(median(plain));
-      await settlePostgres(postgres.url);
-      progress("DBOS: one-step and 20-step workflows");
-      const dbos = await measureDbos(postgres.url, sizes);
-      if (dbos.error) {
-        notes.push(dbos.error);
-        progress(`DBOS failed: ${dbos.error}`);
-      }
+      peerDb = await createPeerDatabase(postgres.url);
+      await settlePostgres(databases());
+      progress(`DBOS: launch and warm-up (${sizes.warmup} one-step workflows)`);
       results["dbos_version"] = dbosVersion();
-      results["dbos_runs_per_s"] = round(median(dbos.runs));
-      results["dbos_steps_per_s"] = round(median(dbos.steps));
+      try {
+        dbos = await startDbos(peerDb.url, sizes);
+      } catch (error) {
+        dbosFailed(error);
+      }
     } else {
       results["graphile_jobs_per_s"] = Number.NaN;
       results["graphile_jobs_per_s_unbatched"] = Number.NaN;
-      results["dbos_runs_per_s"] = Number.NaN;
-      results["dbos_steps_per_s"] = Number.NaN;
     }
 
-    if (args.peers) await settlePostgres(postgres.url);
+    if (args.peers) await settlePostgres(databases());
     progress("starting the Baton server and the endpoint (separate processes)");
     stack = await startStack(postgres.url, sizes, args.profile);
     results["concurrency"] = sizes.concurrency;
+    const batonStack = stack;
+    // the idle system's CPU while the other is measured (CPU seconds, wall seconds)
+    const idle = { batonCpu: 0, batonWall: 0, dbosCpu: 0, dbosWall: 0 };
+    const batonCpu = (): number => cpuSeconds(batonStack.server.pid) + cpuSeconds(batonStack.endpoint.pid);
+    const interleave: Interleave | undefined = dbos && {
+      async peer(phase, rep) {
+        if (!dbos) return;
+        await settlePostgres(databases());
+        const cpu = batonCpu();
+        const started = performance.now();
+        try {
+          const rate = await dbos.measure(phase);
+          (phase === "one" ? dbosRuns : dbosSteps).push(rate);
+          progress(`DBOS ${phase === "one" ? "one-step" : "20-step"} rep ${rep + 1}: ${rate.toFixed(1)} ${phase === "one" ? "workflows/s" : "steps/s"}`);
+        } catch (error) {
+          dbosFailed(error);
+          return;
+        }
+        idle.batonCpu += batonCpu() - cpu;
+        idle.batonWall += (performance.now() - started) / 1000;
+      },
+      async baton(measure) {
+        await settlePostgres(databases());
+        const cpu = dbos ? cpuSeconds(dbos.pid) : Number.NaN;
+        const started = performance.now();
+        await measure();
+        if (!dbos) return;
+        idle.dbosCpu += cpuSeconds(dbos.pid) - cpu;
+        idle.dbosWall += (performance.now() - started) / 1000;
+      },
+      async done() {
+        await dbos?.stop();
+        dbos = undefined;
+      },
+    };
 
-    if (!args.rssOnly) await measureThroughput(stack, sizes, postgres.pgStatStatements, results, args.only);
+    if (!args.rssOnly) await measureThroughput(stack, sizes, postgres.pgStatStatements, results, args.only, interleave);
+    await interleave?.done();
+    if (args.peers) {
+      results["dbos_runs_per_s"] = round(median(dbosRuns));
+      results["dbos_steps_per_s"] = round(median(dbosSteps));
+      results["dbos_runs_per_s_reps"] = dbosRuns.map((v) => round(v));
+      results["dbos_steps_per_s_reps"] = dbosSteps.map((v) => round(v));
+      // CPU share of a core the idle system used while the other one was measured
+      results["idle_cpu_share_baton_during_dbos"] = round(idle.batonCpu / idle.batonWall, 3);
+      results["idle_cpu_share_dbos_during_baton"] = round(idle.dbosCpu / idle.dbosWall, 3);
+    } else {
+      results["dbos_runs_per_s"] = Number.NaN;
+      results["dbos_steps_per_s"] = Number.NaN;
+    }
 
     if (!args.only) {
       progress(`7. server RSS with ${sizes.waitingForRss} runs waiting`);
@@ -1031,7 +1182,14 @@ async function main(): Promise<void> {
     const ratio = (a: unknown, b: unknown): number => (typeof a === "number" && typeof b === "number" && b > 0 ? round(a / b, 2) : Number.NaN);
     results["ratio_runs_vs_dbos"] = ratio(results["runs_per_s"], results["dbos_runs_per_s"]);
     results["ratio_steps_vs_dbos"] = ratio(results["steps_per_s"], results["dbos_steps_per_s"]);
+    // each repetition against the peer's repetition next to it (interleaved)
+    const pairs = (ours: unknown, theirs: unknown): number[] =>
+      Array.isArray(ours) && Array.isArray(theirs) ? ours.slice(0, theirs.length).map((v: unknown, i) => ratio(v, theirs[i])) : [];
+    results["ratio_runs_vs_dbos_reps"] = pairs(results["runs_per_s_reps"], results["dbos_runs_per_s_reps"]);
+    results["ratio_steps_vs_dbos_reps"] = pairs(results["steps_per_s_reps"], results["dbos_steps_per_s_reps"]);
   } finally {
+    await dbos?.stop().catch(() => undefined);
+    await peerDb?.drop().catch(() => undefined);
     if (stack) {
       await stack.db.end().catch(() => undefined);
       await Promise.all([stack.endpoint.stop(), stack.server.stop()]);

@@ -1,12 +1,20 @@
 /**
- * The DBOS peer of the benchmark, run by `scripts/bench.ts` in its own process on the same Postgres: one-step
+ * The DBOS peer of the benchmark, run by `scripts/bench.ts` in its own process on the same Postgres server: one-step
  * workflows and 20-step workflows (sequential steps), driven with `concurrency` workflows in flight.
- * Prints JSON lines: `{"phase":"one"|"twenty","rep":n,"workflows":n,"steps":n,"seconds":s}`, then `{"done":true}`.
+ *
+ * Driven over stdin, one repetition at a time, so the bench can interleave DBOS's repetitions with Baton's (both see
+ * the same phases of a machine whose speed drifts over minutes). After launch and the warm-up it prints
+ * `{"ready":true}`; then each stdin line is a command:
+ * - `{"cmd":"one"|"twenty","seq":n}`: one repetition; answers
+ *   `{"seq":n,"phase":"one"|"twenty","workflows":n,"steps":n,"seconds":s}`;
+ * - `{"cmd":"stop"}` (or stdin closing): shuts DBOS down and prints `{"done":true}`.
+ * A command it cannot run is answered `{"seq":n,"error":"..."}`.
  *
  * Env: DBOS_DATABASE_URL (system database; DBOS keeps its tables in schema `dbos`), BENCH_CONCURRENCY,
  * BENCH_DBOS_ONE (workflows per repetition), BENCH_DBOS_WARMUP (one-step workflows first, not measured),
- * BENCH_DBOS_TWENTY, BENCH_REPS, BENCH_DBOS_POOL.
+ * BENCH_DBOS_TWENTY, BENCH_DBOS_POOL.
  */
+import { createInterface } from "node:readline";
 import { DBOS } from "@dbos-inc/dbos-sdk";
 
 const STEPS = 20;
@@ -36,7 +44,6 @@ async function main(): Promise<void> {
   const concurrency = envInt("BENCH_CONCURRENCY", 32);
   const nOne = envInt("BENCH_DBOS_ONE", 1000);
   const nTwenty = envInt("BENCH_DBOS_TWENTY", 100);
-  const reps = envInt("BENCH_REPS", 1);
   DBOS.setConfig({
     name: "baton-bench",
     systemDatabaseUrl: url,
@@ -56,11 +63,27 @@ async function main(): Promise<void> {
   const emit = (line: object): void => void process.stdout.write(`${JSON.stringify(line)}\n`);
   // warm-up: connections, prepared plans, JIT (as many as Baton gets)
   await drive(envInt("BENCH_DBOS_WARMUP", 100), concurrency, () => one());
-  for (let rep = 0; rep < reps; rep++) {
-    const s1 = await drive(nOne, concurrency, () => one());
-    emit({ phase: "one", rep, workflows: nOne, steps: nOne, seconds: s1 });
-    const s20 = await drive(nTwenty, concurrency, () => twenty());
-    emit({ phase: "twenty", rep, workflows: nTwenty, steps: nTwenty * STEPS, seconds: s20 });
+  emit({ ready: true });
+  // commands run one after another, in the order they came
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    let command: { cmd?: unknown; seq?: unknown };
+    try {
+      command = JSON.parse(line) as typeof command;
+    } catch {
+      emit({ error: `not JSON: ${line.slice(0, 200)}` });
+      continue;
+    }
+    if (command.cmd === "stop") break;
+    if (command.cmd === "one") {
+      const seconds = await drive(nOne, concurrency, () => one());
+      emit({ seq: command.seq, phase: "one", workflows: nOne, steps: nOne, seconds });
+    } else if (command.cmd === "twenty") {
+      const seconds = await drive(nTwenty, concurrency, () => twenty());
+      emit({ seq: command.seq, phase: "twenty", workflows: nTwenty, steps: nTwenty * STEPS, seconds });
+    } else {
+      emit({ seq: command.seq, error: `unknown command ${JSON.stringify(command.cmd)} (one, twenty or stop)` });
+    }
   }
   await DBOS.shutdown();
   emit({ done: true });

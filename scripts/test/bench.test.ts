@@ -50,5 +50,18 @@ describe("npm run bench -- --smoke", () => {
       expect(Number.isFinite(results[key]), `${key} = ${String(results[key])}`).toBe(true);
     }
     expect(output).toContain("runs/s (one-task runs to SUCCESS)");
+    // DBOS's repetitions are interleaved with Baton's: each has its own repetition next to Baton's, DBOS first in the
+    // first one, and the idle system's CPU is reported
+    expect(results["notes"], JSON.stringify(results["notes"])).toBeUndefined();
+    for (const key of ["ratio_runs_vs_dbos_reps", "ratio_steps_vs_dbos_reps", "dbos_runs_per_s_reps", "dbos_steps_per_s_reps"]) {
+      const reps = results[key] as unknown[];
+      expect(reps, key).toHaveLength(1);
+      expect(Number.isFinite(reps[0]), `${key}: ${JSON.stringify(reps)}`).toBe(true);
+    }
+    expect(output.indexOf("DBOS one-step rep 1:")).toBeGreaterThan(-1);
+    expect(output.indexOf("DBOS one-step rep 1:")).toBeLessThan(output.indexOf("runs/s rep 1:"));
+    expect(output.indexOf("DBOS 20-step rep 1:")).toBeGreaterThan(output.indexOf("runs/s rep 1:"));
+    expect(output.indexOf("DBOS 20-step rep 1:")).toBeLessThan(output.indexOf("steps/s rep 1:"));
+    for (const key of ["idle_cpu_share_baton_during_dbos", "idle_cpu_share_dbos_during_baton"]) expect(results[key], key).toBeGreaterThanOrEqual(0);
   }, 180_000);
 });
