@@ -5,9 +5,10 @@
  * `bench-results/latest.json`.
  *
  * The repetitions of metrics 1 and 2 are interleaved with DBOS's (DBOS, Baton; Baton, DBOS; DBOS, Baton; ...), both
- * systems alive throughout, Postgres settled before each repetition: this machine's speed drifts by up to 20% over
- * minutes, and measuring one system's repetitions a minute after the other's let the drift decide the ratio. DBOS keeps
- * its tables in a database of its own on the same server (`<database>_dbos`).
+ * systems alive throughout, Postgres settled and the system re-warmed (`rewarmOne`, `rewarmTwenty`) before each
+ * repetition: this machine's speed drifts by up to 20% over minutes, and measuring one system's repetitions a minute
+ * after the other's let the drift decide the ratio. DBOS keeps its tables in a database of its own on the same server
+ * (`<database>_dbos`).
  *
  *   npm run bench                 full run (several minutes)
  *   npm run bench -- --quick      about a minute
@@ -71,6 +72,14 @@ interface Sizes {
   waitingForRss: number;
   dbosOne: number;
   dbosTwenty: number;
+  /**
+   * Interleaved with DBOS: one-task runs (one-step workflows) and 20-task runs (20-step workflows) each system does,
+   * unmeasured, right before each of its repetitions. The other system's repetition left it idle for many seconds,
+   * and a node process idle that long runs its next few thousand requests slower (measured: server CPU per run 1.14
+   * and 1.17 ms after a 20-s pause, 1.09 and 1.03 without; DBOS's repetitions after a pause were its slowest too).
+   */
+  rewarmOne: number;
+  rewarmTwenty: number;
   graphileJobs: number;
   /** in-flight workflows / server worker concurrency */
   concurrency: number;
@@ -90,6 +99,8 @@ const SIZES: Record<Mode, Sizes> = {
     waitingForRss: 10000,
     dbosOne: 4000,
     dbosTwenty: 150,
+    rewarmOne: 1000,
+    rewarmTwenty: 40,
     graphileJobs: 20000,
     concurrency: 32,
   },
@@ -108,6 +119,8 @@ const SIZES: Record<Mode, Sizes> = {
     waitingForRss: 1000,
     dbosOne: 2000,
     dbosTwenty: 150,
+    rewarmOne: 500,
+    rewarmTwenty: 40,
     graphileJobs: 3000,
     concurrency: 32,
   },
@@ -124,6 +137,8 @@ const SIZES: Record<Mode, Sizes> = {
     waitingForRss: 10,
     dbosOne: 10,
     dbosTwenty: 2,
+    rewarmOne: 3,
+    rewarmTwenty: 1,
     graphileJobs: 100,
     concurrency: 8,
   },
@@ -564,6 +579,9 @@ async function measureRuns(
   // warm-up: connections, JIT, plans (as many as DBOS gets)
   await runBatch(stack, { jobSlug: BENCH_JOBS.one, event: BENCH_EVENTS.one, count: sizes.warmup, clientConcurrency: sizes.concurrency, timeoutMs: 600_000, label: "warm-up" });
   for (let rep = 0; rep < sizes.reps; rep++) await interleaved(interleave, "one", rep, async () => {
+    if (interleave) {
+      await runBatch(stack, { jobSlug: BENCH_JOBS.one, event: BENCH_EVENTS.one, count: sizes.rewarmOne, clientConcurrency: sizes.concurrency, timeoutMs: 600_000, label: "re-warm" });
+    }
     if (rep === 0 && pgStatStatements) await stack.db.query("select pg_stat_statements_reset()");
     const cpuBefore = await cpuSplit(stack);
     const { seconds } = await runBatch(stack, {
@@ -602,6 +620,9 @@ async function measureSteps(
   const writes: number[] = [];
   let statements: unknown;
   for (let rep = 0; rep < sizes.reps; rep++) await interleaved(interleave, "twenty", rep, async () => {
+    if (interleave) {
+      await runBatch(stack, { jobSlug: BENCH_JOBS.twenty, event: BENCH_EVENTS.twenty, count: sizes.rewarmTwenty, clientConcurrency: sizes.concurrency, timeoutMs: 600_000, label: "re-warm", withTasks: true });
+    }
     if (rep === 0 && pgStatStatements) await stack.db.query("select pg_stat_statements_reset()");
     const settleMs = sizes.runsTwenty <= 5 ? 3_000 : 12_000;
     const counters = await settledCounters(stack.db, settleMs);
@@ -930,8 +951,11 @@ async function createPeerDatabase(url: string): Promise<{ url: string; drop(): P
 /** The DBOS peer process (`scripts/bench/dbos.ts`), launched and warmed up, measured one repetition at a time. */
 interface DbosPeer {
   readonly pid: number;
-  /** One repetition: one-step workflows/s (`one`) or steps/s of 20-step workflows (`twenty`). @throws when DBOS fails */
-  measure(phase: "one" | "twenty"): Promise<number>;
+  /**
+   * One repetition: one-step workflows/s (`one`) or steps/s of 20-step workflows (`twenty`); `count` workflows instead
+   * of the repetition's size (a re-warm). @throws when DBOS fails
+   */
+  measure(phase: "one" | "twenty", count?: number): Promise<number>;
   /** Shuts DBOS down (it exits). */
   stop(): Promise<void>;
 }
@@ -964,9 +988,9 @@ async function startDbos(pgUrl: string, sizes: Sizes): Promise<DbosPeer> {
   let seq = 0;
   return {
     pid: child.pid,
-    async measure(phase) {
+    async measure(phase, count) {
       const n = ++seq;
-      child.proc.stdin!.write(`${JSON.stringify({ cmd: phase, seq: n })}\n`);
+      child.proc.stdin!.write(`${JSON.stringify({ cmd: phase, seq: n, ...(count !== undefined ? { count } : {}) })}\n`);
       const line = await child.waitForLine((l) => l.startsWith(`{"seq":${n},`), 900_000);
       const m = JSON.parse(line) as { error?: string; workflows: number; steps: number; seconds: number };
       if (m.error) throw new Error(`DBOS: ${m.error}`);
@@ -1118,6 +1142,7 @@ async function main(): Promise<void> {
         const cpu = batonCpu();
         const started = performance.now();
         try {
+          await dbos.measure(phase, phase === "one" ? sizes.rewarmOne : sizes.rewarmTwenty);
           const rate = await dbos.measure(phase);
           (phase === "one" ? dbosRuns : dbosSteps).push(rate);
           progress(`DBOS ${phase === "one" ? "one-step" : "20-step"} rep ${rep + 1}: ${rate.toFixed(1)} ${phase === "one" ? "workflows/s" : "steps/s"}`);

@@ -5,8 +5,8 @@
  * Driven over stdin, one repetition at a time, so the bench can interleave DBOS's repetitions with Baton's (both see
  * the same phases of a machine whose speed drifts over minutes). After launch and the warm-up it prints
  * `{"ready":true}`; then each stdin line is a command:
- * - `{"cmd":"one"|"twenty","seq":n}`: one repetition; answers
- *   `{"seq":n,"phase":"one"|"twenty","workflows":n,"steps":n,"seconds":s}`;
+ * - `{"cmd":"one"|"twenty","seq":n}`: one repetition (`"count":k`: k workflows instead of the repetition's size);
+ *   answers `{"seq":n,"phase":"one"|"twenty","workflows":n,"steps":n,"seconds":s}`;
  * - `{"cmd":"stop"}` (or stdin closing): shuts DBOS down and prints `{"done":true}`.
  * A command it cannot run is answered `{"seq":n,"error":"..."}`.
  *
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   // commands run one after another, in the order they came
   for await (const line of createInterface({ input: process.stdin })) {
     if (!line.trim()) continue;
-    let command: { cmd?: unknown; seq?: unknown };
+    let command: { cmd?: unknown; seq?: unknown; count?: unknown };
     try {
       command = JSON.parse(line) as typeof command;
     } catch {
@@ -75,12 +75,17 @@ async function main(): Promise<void> {
       continue;
     }
     if (command.cmd === "stop") break;
-    if (command.cmd === "one") {
-      const seconds = await drive(nOne, concurrency, () => one());
-      emit({ seq: command.seq, phase: "one", workflows: nOne, steps: nOne, seconds });
+    const count = typeof command.count === "number" && Number.isInteger(command.count) && command.count > 0 ? command.count : undefined;
+    if (command.count !== undefined && count === undefined) {
+      emit({ seq: command.seq, error: `count must be a positive integer, got ${JSON.stringify(command.count)}` });
+    } else if (command.cmd === "one") {
+      const n = count ?? nOne;
+      const seconds = await drive(n, concurrency, () => one());
+      emit({ seq: command.seq, phase: "one", workflows: n, steps: n, seconds });
     } else if (command.cmd === "twenty") {
-      const seconds = await drive(nTwenty, concurrency, () => twenty());
-      emit({ seq: command.seq, phase: "twenty", workflows: nTwenty, steps: nTwenty * STEPS, seconds });
+      const n = count ?? nTwenty;
+      const seconds = await drive(n, concurrency, () => twenty());
+      emit({ seq: command.seq, phase: "twenty", workflows: n, steps: n * STEPS, seconds });
     } else {
       emit({ seq: command.seq, error: `unknown command ${JSON.stringify(command.cmd)} (one, twenty or stop)` });
     }
