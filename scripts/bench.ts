@@ -30,7 +30,7 @@
  * flags of package.json's "server" script, plus `bench/memory-probe.mjs` (answers SIGUSR2 with a memory breakdown).
  * Experiments: BENCH_SERVER_NODE_FLAGS replaces those flags (e.g. "" for V8's defaults); BENCH_MEMORY_TRACE,
  * BENCH_HEAP_SNAPSHOT_DIR and BENCH_GC_STATS are read by the memory probe (see there); BENCH_NO_SETTLE skips the
- * vacuum and checkpoint before each measured system (settlePostgres).
+ * vacuum and checkpoint before each measured repetition of metrics 1 and 2 (settlePostgres).
  *
  * Postgres: DATABASE_URL (a fresh database `baton_bench_<random>` is created on that server and dropped after, when
  * allowed), else an embedded Postgres in a throwaway temp directory (never `.baton/pgdata`).
@@ -226,6 +226,8 @@ function spawnNode(name: string, args: readonly string[], env: NodeJS.ProcessEnv
     stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
   });
   if (proc.pid === undefined) throw new Error(`could not start ${name}`);
+  // a write racing the child's exit (EPIPE) is not an error of the bench: the exit itself is reported (waitForLine)
+  proc.stdin?.on("error", () => undefined);
   const tail: string[] = [];
   const waiters = new Set<{ test: (line: string) => boolean; resolve: (line: string) => void }>();
   const onLine = (line: string): void => {
@@ -552,10 +554,11 @@ function commitsPerTask(
  * system is measured the other idles, alive (its CPU meanwhile is reported).
  */
 interface Interleave {
+  /** settles Postgres, re-warms the peer and measures its repetition `rep` of `phase` */
   peer(phase: "one" | "twenty", rep: number): Promise<void>;
-  /** settles Postgres, then runs Baton's repetition `measure` */
+  /** settles Postgres, then runs Baton's repetition `measure` (which re-warms Baton first, see measureRuns) */
   baton(measure: () => Promise<void>): Promise<void>;
-  /** after metric 2: the peer is stopped (metrics 3 to 7 are Baton's alone) */
+  /** after metrics 2 and 3: the peer is stopped (metrics 4 to 7 are Baton's alone) */
   done(): Promise<void>;
 }
 
@@ -620,12 +623,18 @@ async function measureSteps(
   const writes: number[] = [];
   let statements: unknown;
   for (let rep = 0; rep < sizes.reps; rep++) await interleaved(interleave, "twenty", rep, async () => {
-    if (interleave) {
-      await runBatch(stack, { jobSlug: BENCH_JOBS.twenty, event: BENCH_EVENTS.twenty, count: sizes.rewarmTwenty, clientConcurrency: sizes.concurrency, timeoutMs: 600_000, label: "re-warm", withTasks: true });
-    }
     if (rep === 0 && pgStatStatements) await stack.db.query("select pg_stat_statements_reset()");
     const settleMs = sizes.runsTwenty <= 5 ? 3_000 : 12_000;
     const counters = await settledCounters(stack.db, settleMs);
+    // the re-warm (interleaved) goes right before the measured batch, with no pause for the counters between them (DBOS
+    // gets none either): commits per task are counted over both batches, the same work
+    let ownQueries = 0;
+    let rewarmTasks = 0;
+    if (interleave) {
+      const rewarm = await runBatch(stack, { jobSlug: BENCH_JOBS.twenty, event: BENCH_EVENTS.twenty, count: sizes.rewarmTwenty, clientConcurrency: sizes.concurrency, timeoutMs: 600_000, label: "re-warm", withTasks: true });
+      ownQueries += rewarm.samples.length + 1;
+      rewarmTasks = sizes.rewarmTwenty * TWENTY;
+    }
     const { seconds, samples } = await runBatch(stack, {
       jobSlug: BENCH_JOBS.twenty,
       event: BENCH_EVENTS.twenty,
@@ -638,8 +647,9 @@ async function measureSteps(
     if (rep === 0 && pgStatStatements) statements = await topStatements(stack.db);
     const tasks = sizes.runsTwenty * TWENTY;
     stepsPerS.push(tasks / seconds);
-    // the batch's own sampling (runBatch reads counts each tick) is subtracted, as are the settling reads
-    const c = commitsPerTask(counters, await settledCounters(stack.db, settleMs), samples.length + 1, tasks);
+    // the batches' own sampling (runBatch reads counts first and at each tick) is subtracted, as are the settling reads
+    ownQueries += samples.length + 1;
+    const c = commitsPerTask(counters, await settledCounters(stack.db, settleMs), ownQueries, tasks + rewarmTasks);
     commits.push(c.commits);
     writes.push(c.writes);
     progress(
@@ -895,9 +905,9 @@ async function measureThroughput(
 /**
  * Leaves Postgres as the next measured system should find it: the previous phase's dead rows vacuumed and its dirty
  * pages written (`VACUUM (ANALYZE)` in each of `urls`' databases, then one `CHECKPOINT`). Without it, whoever is
- * measured next pays for the previous phase's garbage: autovacuum and a checkpoint start during its measurement (Baton
- * ran right after DBOS's tens of thousands of workflow rows, DBOS right after graphile's jobs). Run before each
- * measured repetition of metrics 1 and 2, the same for both systems.
+ * measured next pays for the previous phase's garbage: autovacuum and a checkpoint start during its measurement (each
+ * repetition comes right after the other system's thousands of rows; DBOS's warm-up right after graphile's jobs). Run
+ * before each measured repetition of metrics 1 and 2, the same for both systems.
  */
 async function settlePostgres(urls: readonly string[]): Promise<void> {
   if (process.env["BENCH_NO_SETTLE"]) return;
@@ -917,32 +927,31 @@ async function settlePostgres(urls: readonly string[]): Promise<void> {
 }
 
 /**
- * A database of its own for DBOS on the bench's Postgres server (`<database>_dbos`), so that Baton's counters
+ * A database of its own for DBOS on the bench's Postgres server (`baton_bench_dbos_<random>`), so that Baton's counters
  * (`xact_commit` for commits per task, `pg_stat_statements`) never count DBOS's work while the two are interleaved.
  * Where a database cannot be created (an external server without the right), DBOS shares the bench's database.
- * @returns the URL DBOS gets, and `drop` (removes the database it created; a no-op when shared)
+ * @returns the URL DBOS gets, and `drop` (removes the database this created; a no-op when shared)
  */
 async function createPeerDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const u = new URL(url);
-  const name = `${decodeURIComponent(u.pathname.slice(1)) || "postgres"}_dbos`;
+  const name = `baton_bench_dbos_${randomBytes(4).toString("hex")}`;
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    await c.query(`drop database if exists "${name}" with (force)`);
-    await c.query(`create database "${name}"`);
+    await c.query(`create database ${c.escapeIdentifier(name)}`);
   } catch (error) {
     progress(`could not create a database for DBOS (${(error as Error).message}); DBOS shares the bench's database`);
     return { url, drop: async () => undefined };
   } finally {
     await c.end();
   }
-  u.pathname = `/${encodeURIComponent(name)}`;
+  const u = new URL(url);
+  u.pathname = `/${name}`;
   return {
     url: u.toString(),
     async drop() {
       const d = new pg.Client({ connectionString: url });
       await d.connect();
-      await d.query(`drop database if exists "${name}" with (force)`).catch(() => undefined);
+      await d.query(`drop database if exists ${d.escapeIdentifier(name)} with (force)`).catch(() => undefined);
       await d.end();
     },
   };
@@ -1093,12 +1102,15 @@ async function main(): Promise<void> {
   const dbosSteps: number[] = [];
   // every database the measured systems use (Baton's, DBOS's when it has its own)
   const databases = (): string[] => [...new Set([postgres.url, ...(peerDb ? [peerDb.url] : [])])];
-  const dbosFailed = (error: unknown): void => {
+  // DBOS is stopped (and waited for) before anything else is measured: a DBOS still shutting down would load the
+  // machine during Baton's next repetition
+  const dbosFailed = async (error: unknown): Promise<void> => {
     const message = error instanceof Error ? error.message : String(error);
     notes.push(`DBOS failed: ${message}`);
     progress(`DBOS failed: ${message}`);
-    void dbos?.stop().catch(() => undefined);
+    const failed = dbos;
     dbos = undefined;
+    await failed?.stop().catch(() => undefined);
   };
   try {
     // the peers start first, while Baton is not running: graphile-worker measured alone, DBOS launched and warmed up
@@ -1120,7 +1132,7 @@ async function main(): Promise<void> {
       try {
         dbos = await startDbos(peerDb.url, sizes);
       } catch (error) {
-        dbosFailed(error);
+        await dbosFailed(error);
       }
     } else {
       results["graphile_jobs_per_s"] = Number.NaN;
@@ -1147,7 +1159,7 @@ async function main(): Promise<void> {
           (phase === "one" ? dbosRuns : dbosSteps).push(rate);
           progress(`DBOS ${phase === "one" ? "one-step" : "20-step"} rep ${rep + 1}: ${rate.toFixed(1)} ${phase === "one" ? "workflows/s" : "steps/s"}`);
         } catch (error) {
-          dbosFailed(error);
+          await dbosFailed(error);
           return;
         }
         idle.batonCpu += batonCpu() - cpu;
@@ -1158,8 +1170,10 @@ async function main(): Promise<void> {
         const cpu = dbos ? cpuSeconds(dbos.pid) : Number.NaN;
         const started = performance.now();
         await measure();
-        if (!dbos) return;
-        idle.dbosCpu += cpuSeconds(dbos.pid) - cpu;
+        const used = dbos ? cpuSeconds(dbos.pid) - cpu : Number.NaN;
+        // NaN when DBOS was gone before or after (its process is no longer there to read)
+        if (!Number.isFinite(used)) return;
+        idle.dbosCpu += used;
         idle.dbosWall += (performance.now() - started) / 1000;
       },
       async done() {
@@ -1181,6 +1195,10 @@ async function main(): Promise<void> {
     } else {
       results["dbos_runs_per_s"] = Number.NaN;
       results["dbos_steps_per_s"] = Number.NaN;
+      results["dbos_runs_per_s_reps"] = [];
+      results["dbos_steps_per_s_reps"] = [];
+      results["idle_cpu_share_baton_during_dbos"] = Number.NaN;
+      results["idle_cpu_share_dbos_during_baton"] = Number.NaN;
     }
 
     if (!args.only) {

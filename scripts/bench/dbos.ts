@@ -8,7 +8,9 @@
  * - `{"cmd":"one"|"twenty","seq":n}`: one repetition (`"count":k`: k workflows instead of the repetition's size);
  *   answers `{"seq":n,"phase":"one"|"twenty","workflows":n,"steps":n,"seconds":s}`;
  * - `{"cmd":"stop"}` (or stdin closing): shuts DBOS down and prints `{"done":true}`.
- * A command it cannot run is answered `{"seq":n,"error":"..."}`.
+ * A command it cannot run is answered `{"seq":n,"error":"..."}` (a line that is not JSON: `{"error":"..."}`, with
+ * no `seq` to answer; the bench sends none); a workflow that fails ends the process (exit code 1), which the bench
+ * sees as the child's exit.
  *
  * Env: DBOS_DATABASE_URL (system database; DBOS keeps its tables in schema `dbos`), BENCH_CONCURRENCY,
  * BENCH_DBOS_ONE (workflows per repetition), BENCH_DBOS_WARMUP (one-step workflows first, not measured),
