@@ -57,7 +57,10 @@ interface Sizes {
   reps: number;
   /**
    * one-task runs (and DBOS one-step workflows) done before metric 1 is measured, the same number on both sides: V8
-   * needs thousands of calls before the hot paths run optimized (server CPU per run falls by about half)
+   * needs thousands of calls before the hot paths run optimized (server CPU per run falls by about half). 4,000 was
+   * not enough for either system: in five full runs, Baton's first repetition (5,000 runs done) read 1.01-1.11 ms of
+   * server CPU per run against 0.85-0.96 from the second on (10,000 done), and DBOS's third repetition beat its first
+   * every time (by 2-14%)
    */
   warmup: number;
   /** runs per repetition of metric 1 */
@@ -88,7 +91,7 @@ interface Sizes {
 const SIZES: Record<Mode, Sizes> = {
   full: {
     reps: 3,
-    warmup: 4000,
+    warmup: 12000,
     runsOne: 4000,
     runsTwenty: 150,
     latencySamples: 200,
