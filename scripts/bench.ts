@@ -46,7 +46,7 @@ import pg from "pg";
 import { Agent } from "undici";
 import { BENCH_EVENTS, BENCH_JOBS, TWENTY } from "./bench/endpoint";
 import { graphileNoopJobsPerSecond } from "./bench/graphile";
-import { startBenchPostgres } from "./bench/postgres";
+import { createScratchDatabase, startBenchPostgres } from "./bench/postgres";
 import { summarizeCpuProfile } from "./bench/profile";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -936,28 +936,10 @@ async function settlePostgres(urls: readonly string[]): Promise<void> {
  * @returns the URL DBOS gets, and `drop` (removes the database this created; a no-op when shared)
  */
 async function createPeerDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `baton_bench_dbos_${randomBytes(4).toString("hex")}`;
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(`create database ${c.escapeIdentifier(name)}`);
-  } catch (error) {
-    progress(`could not create a database for DBOS (${(error as Error).message}); DBOS shares the bench's database`);
-    return { url, drop: async () => undefined };
-  } finally {
-    await c.end();
-  }
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const d = new pg.Client({ connectionString: url });
-      await d.connect();
-      await d.query(`drop database if exists ${d.escapeIdentifier(name)} with (force)`).catch(() => undefined);
-      await d.end();
-    },
-  };
+  const scratch = await createScratchDatabase(url, "baton_bench_dbos");
+  if (!("error" in scratch)) return scratch;
+  progress(`could not create a database for DBOS (${scratch.error.message}); DBOS shares the bench's database`);
+  return { url, drop: async () => undefined };
 }
 
 /** The DBOS peer process (`scripts/bench/dbos.ts`), launched and warmed up, measured one repetition at a time. */
@@ -1186,7 +1168,6 @@ async function main(): Promise<void> {
     };
 
     if (!args.rssOnly) await measureThroughput(stack, sizes, postgres.pgStatStatements, results, args.only, interleave);
-    await interleave?.done();
     if (args.peers) {
       results["dbos_runs_per_s"] = round(median(dbosRuns));
       results["dbos_steps_per_s"] = round(median(dbosSteps));

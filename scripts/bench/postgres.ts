@@ -21,33 +21,16 @@ export interface BenchPostgres {
 export async function startBenchPostgres(progress: (message: string) => void): Promise<BenchPostgres> {
   const external = process.env["DATABASE_URL"];
   if (external) {
-    const name = `baton_bench_${randomBytes(4).toString("hex")}`;
-    const admin = new pg.Client({ connectionString: external });
-    await admin.connect();
-    let url = external;
-    let created = false;
-    try {
-      await admin.query(`create database ${name}`);
-      const u = new URL(external);
-      u.pathname = `/${name}`;
-      url = u.toString();
-      created = true;
-      progress(`using DATABASE_URL's server, fresh database ${name}`);
-    } catch (error) {
-      progress(`could not create a bench database (${(error as Error).message}); using DATABASE_URL's database itself`);
-    } finally {
-      await admin.end();
-    }
+    const scratch = await createScratchDatabase(external, "baton_bench");
+    if ("error" in scratch) progress(`could not create a bench database (${scratch.error.message}); using DATABASE_URL's database itself`);
+    else progress(`using DATABASE_URL's server, fresh database ${new URL(scratch.url).pathname.slice(1)}`);
+    const url = "error" in scratch ? external : scratch.url;
     return {
       url,
       kind: "external",
       pgStatStatements: await enablePgStatStatements(url),
       async stop() {
-        if (!created) return;
-        const c = new pg.Client({ connectionString: external });
-        await c.connect();
-        await c.query(`drop database if exists ${name} with (force)`).catch(() => undefined);
-        await c.end();
+        if (!("error" in scratch)) await scratch.drop();
       },
     };
   }
@@ -67,6 +50,35 @@ export async function startBenchPostgres(progress: (message: string) => void): P
     async stop() {
       await postgres.stop();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Creates a fresh database `<prefix>_<8 hex digits>` on `url`'s server (`url` names any database there the role can
+ * connect to). @returns its URL and `drop` (drops it with force, errors ignored), or the error when it cannot be
+ * created (e.g. no CREATEDB right); never drops a database it did not create.
+ */
+export async function createScratchDatabase(url: string, prefix: string): Promise<{ url: string; drop(): Promise<void> } | { error: Error }> {
+  const name = `${prefix}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${admin.escapeIdentifier(name)}`);
+  } catch (error) {
+    return { error: error as Error };
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`).catch(() => undefined);
+      await c.end();
     },
   };
 }
