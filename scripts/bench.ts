@@ -21,7 +21,7 @@
  *   --out <file>                  where to write the JSON (default bench-results/latest.json)
  *   --only runs|ingest|wait       only metric 1, 6 or 5 (1 and 6 with their CPU split by process), no peers: for
  *                                 profiling iterations
- *   --runs <n>                    one-task runs per repetition of metric 1 (default 4,000; 2,000 with --quick), after as
+ *   --runs <n>                    one-task runs per repetition of metric 1 (default 12,000; 2,000 with --quick), after as
  *                                 many again as warm-up (DBOS gets the same warm-up)
  *   --concurrency <n>             events/workflows in flight and the server's worker concurrency, for Baton and DBOS
  *                                 alike (default 32)
@@ -64,9 +64,14 @@ interface Sizes {
    * every time (by 2-14%)
    */
   warmup: number;
-  /** runs per repetition of metric 1 */
+  /**
+   * runs per repetition of metric 1. Sized so that a repetition lasts about as long as DBOS's (`dbosOne`), not to the
+   * same count: the interleaved pairs then cover the same stretch of the machine's drifting speed, and a ramp-up and
+   * a tail weigh the same on both sides (4,000 runs was 3.7-4.8 s against DBOS's 11-13 s, and one full run's three
+   * repetitions read 836, 1,084 and 947 runs/s)
+   */
   runsOne: number;
-  /** runs (of 20 tasks) per repetition of metric 2 */
+  /** runs (of 20 tasks) per repetition of metric 2, sized as `runsOne` against `dbosTwenty` (150 was under 0.6 s) */
   runsTwenty: number;
   latencySamples: number;
   waitRuns: number;
@@ -93,8 +98,8 @@ const SIZES: Record<Mode, Sizes> = {
   full: {
     reps: 3,
     warmup: 12000,
-    runsOne: 4000,
-    runsTwenty: 150,
+    runsOne: 12000,
+    runsTwenty: 600,
     latencySamples: 200,
     waitRuns: 1000,
     ingestSingle: 4000,
