@@ -184,9 +184,9 @@ const round = (v: number, digits = 1): number => (Number.isFinite(v) ? Number(v.
 const agent = new Agent({ connections: 128 });
 
 /**
- * POSTs JSON over undici's keep-alive pool. The load generator shares the machine with what it measures, so it should
- * cost as little as it can: undici's request API takes about half the CPU per request of node:http's client
- * (72 vs 155 µs at 32 in flight, measured here), and the one-task runs phase makes one POST per run.
+ * POSTs JSON over undici's keep-alive pool (about half the CPU per request of node:http's client: 72 vs 155 µs at 32
+ * in flight, measured here), for the requests that are few or whose answers are read: setup, latency samples (one
+ * event at a time), bulk batches. The phases that make one POST per run use {@link postEvents}, lighter still.
  */
 async function postJson(baseUrl: string, route: string, body: unknown, apiKey: string): Promise<{ status: number; body: string }> {
   const url = new URL(route, baseUrl);
