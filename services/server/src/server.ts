@@ -51,6 +51,8 @@ export interface BatonServer {
   readonly log: Logger;
   /** Graceful shutdown: stops accepting requests, drains running executions, closes the pool. Idempotent. */
   close(): Promise<void>;
+  /** This process's dispatcher (undefined for an API-only process). @internal for tests */
+  readonly dispatcher: Dispatcher | undefined;
 }
 
 /**
@@ -129,6 +131,7 @@ export async function startServer(options: StartServerOptions): Promise<BatonSer
     workerId,
     pool,
     log,
+    dispatcher,
     close() {
       closing ??= (async () => {
         // the dispatcher first: it stops taking runs and waits for the executions in flight, whose endpoints still

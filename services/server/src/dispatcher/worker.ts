@@ -15,6 +15,9 @@ import { connectionSettings, Waker, type WakeResult } from "./waker";
 const HEARTBEAT_MS = 1_000;
 /** graphile-worker's poll for future jobs (ms); local timers wake it precisely for jobs this process scheduled. */
 const POLL_INTERVAL_MS = 1_000;
+/** First and longest pause before graphile-worker is started again after it stopped by itself (ms). */
+const RUNNER_RESTART_MIN_MS = 500;
+const RUNNER_RESTART_MAX_MS = 30_000;
 
 /** Local timers are armed for wake-ups due within this horizon (ms); later ones are armed by a periodic scan. */
 const TIMER_HORIZON_MS = 120_000;
@@ -78,6 +81,12 @@ export interface Dispatcher {
   dispatchAt(runId: string, at: Date, suspended?: SuspendedRun): void;
   /** Stops taking jobs, waits for running ones, removes this worker's liveness row. */
   stop(): Promise<void>;
+  /**
+   * The graphile-worker runner in use now (a new one after graphile-worker stopped by itself) and how many times it
+   * was started again.
+   * @internal for tests
+   */
+  readonly graphile: { readonly runner: Runner; readonly restarts: number };
 }
 
 /** Registers this process in `baton.workers` (before any run can be claimed with its id). */
@@ -537,22 +546,74 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     },
   };
   const graphileLog = ctx.log.child({ component: "graphile-worker" });
-  const runner: Runner = await run({
-    pgPool: ctx.pool,
-    concurrency: ctx.config.workerConcurrency,
-    noHandleSignals: true,
-    pollInterval: POLL_INTERVAL_MS,
-    // one poll per interval for the whole process (the pool fetches jobs in batches), not one per worker loop: idle,
-    // 32 loops would cost 32 read transactions a second
-    preset: { worker: { localQueue: { size: ctx.config.workerConcurrency + 1 } } },
-    taskList,
-    logger: new GraphileLogger(() => (level, message, meta) => {
-      if (level === "error") graphileLog.error(meta ?? {}, message);
-      else if (level === "warning") graphileLog.warn(meta ?? {}, message);
-      else graphileLog.debug(meta ?? {}, message);
-    }),
-  });
-
+  const startRunner = async (): Promise<Runner> =>
+    await run({
+      pgPool: ctx.pool,
+      concurrency: ctx.config.workerConcurrency,
+      noHandleSignals: true,
+      pollInterval: POLL_INTERVAL_MS,
+      preset: {
+        worker: {
+          // One poll per interval for the whole process (the pool fetches jobs in batches), not one per worker loop:
+          // idle, 32 loops would cost 32 read transactions a second.
+          localQueue: { size: ctx.config.workerConcurrency + 1 },
+          // Completions are not batched (completeJobBatchDelay): a batch deletes several locked jobs in one statement,
+          // while a commit of ours removes the job keys of the runs it ends (remove_job), so the two can lock the same
+          // rows in opposite orders. Tried with a burst of runs beyond the in-process queue: Postgres CPU per run fell
+          // by a third, but a deadlock (40P01) came within a minute, and graphile-worker shut its pool down on it.
+        },
+      },
+      taskList,
+      logger: new GraphileLogger(() => (level, message, meta) => {
+        if (level === "error") graphileLog.error(meta ?? {}, message);
+        else if (level === "warning") graphileLog.warn(meta ?? {}, message);
+        else graphileLog.debug(meta ?? {}, message);
+      }),
+    });
+  let runner: Runner = await startRunner();
+  /** Runners whose pool has ended (stopping one again would only fail). */
+  const ended = new WeakSet<Runner>();
+  /** The stop in progress or done (stop is idempotent). */
+  let stopping: Promise<void> | undefined;
+  let runnerRestarts = 0;
+  /** A restart in progress (awaited by stop, so no runner is left running after it). */
+  let restarting: Promise<void> | undefined;
+  /**
+   * Starts graphile-worker again when `current` ends while this dispatcher is not stopping (its pool shuts itself down
+   * on a fatal error, e.g. completions it could not record): without it, no outbox job (retries, resumptions, delayed
+   * events, schedules, runs beyond the in-process queue) would run in this process until it restarts. Attempts back
+   * off from 0.5 s to 30 s while Postgres is unreachable.
+   */
+  const superviseRunner = (current: Runner): void => {
+    void current.promise
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+      .then((error) => {
+        ended.add(current);
+        if (stopped || runner !== current) return;
+        graphileLog.error({ err: error }, "graphile-worker stopped by itself; starting it again");
+        restarting = (async () => {
+          for (let attempt = 0; !stopped; attempt++) {
+            await new Promise((resolve) => setTimeout(resolve, Math.min(RUNNER_RESTART_MAX_MS, RUNNER_RESTART_MIN_MS * 2 ** attempt)));
+            if (stopped) return;
+            try {
+              const next = await startRunner();
+              if (stopped) return await next.stop();
+              runner = next;
+              runnerRestarts++;
+              superviseRunner(next);
+              graphileLog.warn({ restarts: runnerRestarts }, "graphile-worker started again");
+              return;
+            } catch (startError) {
+              graphileLog.warn({ err: startError, attempt }, "graphile-worker could not start again; retrying");
+            }
+          }
+        })();
+      });
+  };
+  superviseRunner(runner);
 
   const armUpcoming = async (): Promise<void> => {
     const { rows } = await ctx.pool.query<{ key: string; run_at: Date }>(
@@ -595,32 +656,48 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
     wakeAt,
     dispatchNow,
     dispatchAt,
-    async stop() {
-      stopped = true;
-      clearInterval(heartbeat);
-      clearInterval(scan);
-      for (const t of timers) clearTimeout(t);
-      for (const t of retryTimers) clearTimeout(t);
-      for (const a of armings.values()) clearTimeout(a.timer);
-      armings.clear();
-      ahead.clear();
-      backlog.length = 0;
-      resumedBacklog.length = 0;
-      // graphile-worker takes no more jobs from here on (its jobs in flight finish before runnerStopped resolves),
-      // so the runs handed back below go to the other processes
-      const runnerStopped = runner.stop();
-      // the runs only this process's memory held go back to the outbox, for the other processes (or the next start)
-      const handOver = [...held];
-      held.clear();
-      // (with the base context: the jobs are due now, not as the fallback of an in-process dispatch)
-      await requeueRuns(base, handOver, "worker_stopped").catch((error: unknown) =>
-        ctx.log.warn({ err: error, runs: handOver.length }, "handing queued runs back to the outbox failed; recovery will"),
-      );
-      await waker?.stop();
-      while (running > 0) await new Promise((r) => setTimeout(r, 20));
-      await sweeping;
-      await runnerStopped;
-      await ctx.pool.query("delete from baton.workers where id = $1", [ctx.workerId]).catch(() => undefined);
+    graphile: {
+      get runner() {
+        return runner;
+      },
+      get restarts() {
+        return runnerRestarts;
+      },
+    },
+    stop() {
+      stopping ??= stopDispatcher();
+      return stopping;
     },
   };
+
+  async function stopDispatcher(): Promise<void> {
+    stopped = true;
+    clearInterval(heartbeat);
+    clearInterval(scan);
+    for (const t of timers) clearTimeout(t);
+    for (const t of retryTimers) clearTimeout(t);
+    for (const a of armings.values()) clearTimeout(a.timer);
+    armings.clear();
+    ahead.clear();
+    backlog.length = 0;
+    resumedBacklog.length = 0;
+    // graphile-worker takes no more jobs from here on (its jobs in flight finish before runnerStopped resolves),
+    // so the runs handed back below go to the other processes
+    const runnerStopped = ended.has(runner)
+      ? Promise.resolve()
+      : runner.stop().catch((error: unknown) => ctx.log.warn({ err: error }, "stopping graphile-worker failed"));
+    // the runs only this process's memory held go back to the outbox, for the other processes (or the next start)
+    const handOver = [...held];
+    held.clear();
+    // (with the base context: the jobs are due now, not as the fallback of an in-process dispatch)
+    await requeueRuns(base, handOver, "worker_stopped").catch((error: unknown) =>
+      ctx.log.warn({ err: error, runs: handOver.length }, "handing queued runs back to the outbox failed; recovery will"),
+    );
+    await waker?.stop();
+    while (running > 0) await new Promise((r) => setTimeout(r, 20));
+    await sweeping;
+    await runnerStopped;
+    await restarting;
+    await ctx.pool.query("delete from baton.workers where id = $1", [ctx.workerId]).catch(() => undefined);
+  }
 }
