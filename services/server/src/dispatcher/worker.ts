@@ -578,6 +578,8 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
   let runnerRestarts = 0;
   /** A restart in progress (awaited by stop, so no runner is left running after it). */
   let restarting: Promise<void> | undefined;
+  /** Ends the pause before the next restart attempt at once. */
+  let cutRestartPause: (() => void) | undefined;
   /**
    * Starts graphile-worker again when `current` ends while this dispatcher is not stopping (its pool shuts itself down
    * on a fatal error, e.g. completions it could not record): without it, no outbox job (retries, resumptions, delayed
@@ -596,7 +598,15 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
         graphileLog.error({ err: error }, "graphile-worker stopped by itself; starting it again");
         restarting = (async () => {
           for (let attempt = 0; !stopped; attempt++) {
-            await new Promise((resolve) => setTimeout(resolve, Math.min(RUNNER_RESTART_MAX_MS, RUNNER_RESTART_MIN_MS * 2 ** attempt)));
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, Math.min(RUNNER_RESTART_MAX_MS, RUNNER_RESTART_MIN_MS * 2 ** attempt));
+              // a stop does not wait out the pause
+              cutRestartPause = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            cutRestartPause = undefined;
             if (stopped) return;
             try {
               const next = await startRunner();
@@ -672,6 +682,7 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
 
   async function stopDispatcher(): Promise<void> {
     stopped = true;
+    cutRestartPause?.();
     clearInterval(heartbeat);
     clearInterval(scan);
     for (const t of timers) clearTimeout(t);
