@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../src/testing";
-import { until } from "./support";
+import { sleep, until } from "./support";
 
 let server: TestServer;
 
@@ -46,7 +46,7 @@ describe("graphile-worker supervision", () => {
   it("a stop of the dispatcher is not a failure: graphile-worker is not started again", async () => {
     const restarts = server.dispatcher!.graphile.restarts;
     await server.dispatcher!.stop();
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await sleep(1_000);
     expect(server.dispatcher!.graphile.restarts).toBe(restarts);
   }, 10_000);
 });

@@ -587,11 +587,9 @@ export async function startDispatcher(base: CommandContext): Promise<Dispatcher>
    * off from 0.5 s to 30 s while Postgres is unreachable.
    */
   const superviseRunner = (current: Runner): void => {
+    // settles with the error that ended it, if any
     void current.promise
-      .then(
-        () => undefined,
-        (error: unknown) => error,
-      )
+      .catch((error: unknown) => error)
       .then((error) => {
         ended.add(current);
         if (stopped || runner !== current) return;
